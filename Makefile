@@ -1,0 +1,66 @@
+# trun: build the CLIs (one bundled CommonJS file each) and the C init; run the tests.
+CC ?= gcc
+CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration -std=gnu11 -D_GNU_SOURCE
+ESBUILD = node_modules/.bin/esbuild
+ESBUILD_FLAGS = --bundle --platform=node --target=node20 --format=cjs --log-level=warning
+
+INIT_SRC = $(wildcard runtime/init/*.c)
+INIT_HDR = $(wildcard runtime/init/*.h)
+TS_SRC = $(shell find spec runtime bundle-tools -name '*.ts' 2>/dev/null)
+
+.PHONY: all build typecheck lint types check-types test unit integration bench demo clean
+
+all: build
+
+build: dist/trun.js dist/trun-bundle.js dist/trun-init build/subreaper
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+dist/trun.js: $(TS_SRC) node_modules/.package-lock.json
+	$(ESBUILD) runtime/cli/main.ts $(ESBUILD_FLAGS) --banner:js='#!/usr/bin/env node' --outfile=$@
+	@chmod +x $@
+
+dist/trun-bundle.js: $(TS_SRC) node_modules/.package-lock.json
+	$(ESBUILD) bundle-tools/cli/main.ts $(ESBUILD_FLAGS) --banner:js='#!/usr/bin/env node' --outfile=$@
+	@chmod +x $@
+
+dist/trun-init: $(INIT_SRC) $(INIT_HDR)
+	@mkdir -p dist
+	$(CC) $(CFLAGS) -o $@ $(INIT_SRC) -lseccomp
+
+build/subreaper: test/helpers/subreaper.c
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $<
+
+typecheck: node_modules/.package-lock.json
+	node_modules/.bin/tsc -p tsconfig.json
+
+lint: typecheck
+
+# Regenerate the TypeScript types from the OCI JSON schemas.
+types: node_modules/.package-lock.json
+	node_modules/.bin/tsx spec/generate-types.ts
+
+# CI fails when the committed types drift from the schemas.
+check-types: node_modules/.package-lock.json
+	node_modules/.bin/tsx spec/generate-types.ts --check
+
+unit: build
+	node test/run.mjs unit
+
+integration: build
+	build/subreaper node test/run.mjs integration
+
+test: build typecheck check-types
+	build/subreaper node test/run.mjs all
+
+bench: build
+	build/subreaper node_modules/.bin/tsx bench/lifecycle.ts
+
+demo: build
+	bash scripts/demo.sh
+
+clean:
+	rm -rf dist build

@@ -1,0 +1,2 @@
+// placeholder until the bundle CLI lands
+console.log('trun-bundle');

@@ -1,0 +1,305 @@
+// The wire contract between trun (TypeScript) and trun-init (C): the init plan and the sync
+// messages. runtime/init/protocol.h mirrors this file; test/unit/protocol.test.ts encodes here
+// and decodes with the C decoder (`trun-init --dump-plan`) so the two cannot drift.
+//
+// Transport: trun spawns trun-init with one AF_UNIX stream socket at fd `syncFd` (given as
+// argv[1]). Every message either way is a frame: u32 type, u32 payload length (little endian),
+// then the payload.
+//
+//   trun -> init   PLAN   (the encoded plan, exactly once, first)
+//   init -> trun   PID    (decimal host pid of the process created by a CLONE op)
+//   init -> trun   SYNC   (name of a sync point; the init then blocks until the answer)
+//   trun -> init   GO     (carry on)   |  ABORT (text; the init exits 1 without a word)
+//   init -> trun   ERROR  (text: "<op name>: <what> \"<path>\": <strerror>"; the init then exits 1)
+//   init -> trun   EXIT   (decimal wait status of the child, sent by the parent of a CLONE in
+//                          wait mode just before it exits)
+//
+// EOF on the socket without ERROR means the process holding it exec'd (the socket is
+// close-on-exec) or died; trun tells the two apart by the process's exit status.
+
+export const PLAN_MAGIC = 0x4e4c5054; // "TPLN"
+export const PLAN_VERSION = 1;
+
+export enum MsgType {
+  PLAN = 1,
+  PID = 2,
+  SYNC = 3,
+  GO = 4,
+  ABORT = 5,
+  ERROR = 6,
+  EXIT = 7,
+}
+
+/** Opcodes. Numbers are part of the wire format: append, never renumber. */
+export enum OpCode {
+  SETNS = 1,
+  UNSHARE = 2,
+  WRITE_FILE = 3,
+  CLONE = 4,
+  SYNC = 5,
+  OPEN_CONSOLE_SOCKET = 6,
+  OPEN_FIFO = 7,
+  SET_ID = 8,
+  SET_ROOTFS = 9,
+  MOUNT = 10,
+  MKNOD = 11,
+  SYMLINK = 12,
+  PIVOT_ROOT = 13,
+  MOVE_ROOT = 14,
+  MASK_PATH = 15,
+  READONLY_PATH = 16,
+  SETHOSTNAME = 17,
+  SETDOMAINNAME = 18,
+  RLIMIT = 19,
+  USER = 20,
+  UMASK = 21,
+  CAPBSET = 22,
+  CAPSET = 23,
+  NO_NEW_PRIVS = 24,
+  SECCOMP_INIT = 25,
+  SECCOMP_RULE = 26,
+  SECCOMP_LOAD = 27,
+  CONSOLE = 28,
+  CHDIR = 29,
+  WAIT_FIFO = 30,
+  RESOLVE_EXEC = 31,
+  EXEC = 32,
+  MKDIR = 33,
+  SETSID = 34,
+}
+
+/** Flags of the MOUNT op that are trun's own (not MS_*). */
+export enum MountFlag {
+  /** Resolve the target inside the rootfs (openat2 RESOLVE_IN_ROOT from SET_ROOTFS's fd). */
+  IN_ROOT = 1,
+  /** Create the target as a directory (and its parents) when missing. */
+  MKDIR = 2,
+  /** Create the target as an empty file (parents as directories) when missing. */
+  MKFILE = 4,
+  /** Refuse a target that is a symlink or whose resolution crossed one (/proc, /sys). */
+  NO_SYMLINK = 8,
+  /** A missing source or target is not an error: skip the op. */
+  OPTIONAL = 16,
+}
+
+/** CLONE modes: what the parent does after reporting the child's pid. */
+export enum CloneMode {
+  /** Exit 0 at once: the child is reparented to the caller's subreaper (create, exec -d). */
+  DETACH = 0,
+  /** Wait for the child, send EXIT, and exit with the same status (run, exec, hooks). */
+  WAIT = 1,
+}
+
+/** EXEC flags. */
+export enum ExecFlag {
+  /** When the environment has LISTEN_FDS, set LISTEN_PID to the exec'd process's own pid. */
+  LISTEN_PID = 1,
+}
+
+export type Op =
+  /** open(path) and setns(fd, nstype); nstype is a CLONE_NEW* value (0: any). */
+  | { op: OpCode.SETNS; path: string; nstype: number }
+  | { op: OpCode.UNSHARE; flags: number }
+  /** open(path, O_WRONLY|O_CLOEXEC [|O_CREAT|O_TRUNC when create]) and write data in one write(2). */
+  | { op: OpCode.WRITE_FILE; path: string; data: string; create: boolean }
+  /** Fork (raw clone with flags|SIGCHLD). The parent sends PID and then follows `mode`; the child carries on. */
+  | { op: OpCode.CLONE; flags: number; mode: CloneMode }
+  | { op: OpCode.SYNC; name: string }
+  /** Connect to the unix socket at path (any length: connects through /proc/self/fd/<dir>/<name>). */
+  | { op: OpCode.OPEN_CONSOLE_SOCKET; path: string }
+  /** open(path, O_PATH|O_CLOEXEC): the exec fifo, opened for writing later by WAIT_FIFO. */
+  | { op: OpCode.OPEN_FIFO; path: string }
+  /** setresgid(gid) then setresuid(uid), keeping capabilities (used to become root in a new user namespace). */
+  | { op: OpCode.SET_ID; uid: number; gid: number }
+  /** Open path as the rootfs directory fd that IN_ROOT ops resolve against. */
+  | { op: OpCode.SET_ROOTFS; path: string }
+  /** mount(2). `flags` are MS_* values; `mflags` are MountFlag bits. An empty source/fstype/data is NULL. */
+  | { op: OpCode.MOUNT; source: string; target: string; fstype: string; flags: number; data: string; mflags: number }
+  /** mknod inside the rootfs (path resolved IN_ROOT), then chown(uid, gid); an existing node is replaced. */
+  | { op: OpCode.MKNOD; path: string; mode: number; major: number; minor: number; uid: number; gid: number }
+  /** symlink(target, path) with path resolved IN_ROOT; an existing entry is left alone. */
+  | { op: OpCode.SYMLINK; target: string; path: string }
+  /** mkdir -p path IN_ROOT with mode (existing directories are fine). */
+  | { op: OpCode.MKDIR; path: string; mode: number }
+  /** fchdir(rootfs); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/"). */
+  | { op: OpCode.PIVOT_ROOT }
+  /** --no-pivot: fchdir(rootfs); mount(".", "/", MS_MOVE); chroot("."); chdir("/"). */
+  | { op: OpCode.MOVE_ROOT }
+  /** After the pivot: a directory gets a read-only empty tmpfs, anything else /dev/null bound over it; missing is fine. */
+  | { op: OpCode.MASK_PATH; path: string }
+  /** After the pivot: bind the path onto itself and remount it read-only (nosuid,nodev,noexec kept); missing is fine. */
+  | { op: OpCode.READONLY_PATH; path: string }
+  | { op: OpCode.SETHOSTNAME; name: string }
+  | { op: OpCode.SETDOMAINNAME; name: string }
+  /** setrlimit(resource, {soft, hard}); RLIM_INFINITY is 2^64-1 (use RLIM_INFINITY below). */
+  | { op: OpCode.RLIMIT; resource: number; soft: bigint; hard: bigint }
+  /** setgroups(groups); setresgid(gid); setresuid(uid), with PR_SET_KEEPCAPS so CAPSET can follow. */
+  | { op: OpCode.USER; uid: number; gid: number; groups: number[] }
+  | { op: OpCode.UMASK; mask: number }
+  /** Drop every capability not in `keep` (a bit mask of capability numbers) from the bounding set. */
+  | { op: OpCode.CAPBSET; keep: bigint }
+  /** capset(effective, permitted, inheritable), then raise each ambient capability (bit masks). */
+  | { op: OpCode.CAPSET; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
+  | { op: OpCode.NO_NEW_PRIVS }
+  /** seccomp_init(defaultAction), add architectures (libseccomp names), set filter flags (SECCOMP_FILTER_FLAG_* bits). */
+  | { op: OpCode.SECCOMP_INIT; defaultAction: number; architectures: string[]; flags: number }
+  /**
+   * seccomp_rule_add(action, syscall resolved by name); args flattened as groups of four
+   * [index, value, valueTwo, op] with op a libseccomp scmp_compare value. An unknown name is an error.
+   */
+  | { op: OpCode.SECCOMP_RULE; syscall: string; action: number; args: bigint[] }
+  | { op: OpCode.SECCOMP_LOAD }
+  /**
+   * setsid(); open /dev/ptmx, unlock it, open the slave, send the master over the console socket
+   * (SCM_RIGHTS, one byte of data), close the socket, set the window size when rows/cols are non
+   * zero, make the slave the controlling terminal and dup it onto 0, 1 and 2.
+   */
+  | { op: OpCode.CONSOLE; rows: number; cols: number }
+  | { op: OpCode.SETSID }
+  | { op: OpCode.CHDIR; path: string }
+  /** Open the fifo from OPEN_FIFO for writing (blocks until `trun start` opens it), write "0", close it. */
+  | { op: OpCode.WAIT_FIFO }
+  /** Find `file` like execvp would with the given PATH (no lookup when it has a '/'); must be executable. */
+  | { op: OpCode.RESOLVE_EXEC; file: string; path: string }
+  /**
+   * Reset signal dispositions and mask, make fds 0-2 blocking, mark every fd >= 3 + preserveFds
+   * close-on-exec, and execve the file found by RESOLVE_EXEC (or argv[0]) with argv and env.
+   */
+  | { op: OpCode.EXEC; argv: string[]; env: string[]; preserveFds: number; flags: number };
+
+export const RLIM_INFINITY = 0xffffffffffffffffn;
+
+// ---- encoding ----------------------------------------------------------------------------
+//
+// plan   := u32 magic, u32 version, u32 op count, op*
+// op     := u16 opcode, u16 arg count, arg*
+// arg    := u8 kind, payload
+//   kind 'n' (0x6e): u64 number
+//   kind 's' (0x73): u32 length, bytes (no NUL)
+//   kind 'l' (0x6c): u32 count, then count × (u32 length, bytes)
+//   kind 'v' (0x76): u32 count, then count × u64
+//
+// Arguments appear in the order the Op type lists its fields (after `op`). Booleans are 'n' 0/1.
+
+type Arg = { kind: 'n'; value: bigint } | { kind: 's'; value: string } | { kind: 'l'; value: string[] } | { kind: 'v'; value: bigint[] };
+
+const num = (v: number | bigint | boolean): Arg => ({ kind: 'n', value: BigInt(typeof v === 'boolean' ? (v ? 1 : 0) : v) });
+const str = (v: string): Arg => ({ kind: 's', value: v });
+const list = (v: string[]): Arg => ({ kind: 'l', value: v });
+const vec = (v: Array<number | bigint>): Arg => ({ kind: 'v', value: v.map((x) => BigInt(x)) });
+
+/** The arguments of an op, in wire order. */
+export function opArgs(o: Op): Arg[] {
+  switch (o.op) {
+    case OpCode.SETNS: return [str(o.path), num(o.nstype)];
+    case OpCode.UNSHARE: return [num(o.flags)];
+    case OpCode.WRITE_FILE: return [str(o.path), str(o.data), num(o.create)];
+    case OpCode.CLONE: return [num(o.flags), num(o.mode)];
+    case OpCode.SYNC: return [str(o.name)];
+    case OpCode.OPEN_CONSOLE_SOCKET: return [str(o.path)];
+    case OpCode.OPEN_FIFO: return [str(o.path)];
+    case OpCode.SET_ID: return [num(o.uid), num(o.gid)];
+    case OpCode.SET_ROOTFS: return [str(o.path)];
+    case OpCode.MOUNT: return [str(o.source), str(o.target), str(o.fstype), num(o.flags), str(o.data), num(o.mflags)];
+    case OpCode.MKNOD: return [str(o.path), num(o.mode), num(o.major), num(o.minor), num(o.uid), num(o.gid)];
+    case OpCode.SYMLINK: return [str(o.target), str(o.path)];
+    case OpCode.MKDIR: return [str(o.path), num(o.mode)];
+    case OpCode.PIVOT_ROOT: return [];
+    case OpCode.MOVE_ROOT: return [];
+    case OpCode.MASK_PATH: return [str(o.path)];
+    case OpCode.READONLY_PATH: return [str(o.path)];
+    case OpCode.SETHOSTNAME: return [str(o.name)];
+    case OpCode.SETDOMAINNAME: return [str(o.name)];
+    case OpCode.RLIMIT: return [num(o.resource), num(o.soft), num(o.hard)];
+    case OpCode.USER: return [num(o.uid), num(o.gid), vec(o.groups)];
+    case OpCode.UMASK: return [num(o.mask)];
+    case OpCode.CAPBSET: return [num(o.keep)];
+    case OpCode.CAPSET: return [num(o.effective), num(o.permitted), num(o.inheritable), num(o.ambient)];
+    case OpCode.NO_NEW_PRIVS: return [];
+    case OpCode.SECCOMP_INIT: return [num(o.defaultAction), list(o.architectures), num(o.flags)];
+    case OpCode.SECCOMP_RULE: return [str(o.syscall), num(o.action), vec(o.args)];
+    case OpCode.SECCOMP_LOAD: return [];
+    case OpCode.CONSOLE: return [num(o.rows), num(o.cols)];
+    case OpCode.SETSID: return [];
+    case OpCode.CHDIR: return [str(o.path)];
+    case OpCode.WAIT_FIFO: return [];
+    case OpCode.RESOLVE_EXEC: return [str(o.file), str(o.path)];
+    case OpCode.EXEC: return [list(o.argv), list(o.env), num(o.preserveFds), num(o.flags)];
+  }
+}
+
+class Writer {
+  private chunks: Buffer[] = [];
+  u8(v: number): void { const b = Buffer.alloc(1); b.writeUInt8(v); this.chunks.push(b); }
+  u16(v: number): void { const b = Buffer.alloc(2); b.writeUInt16LE(v); this.chunks.push(b); }
+  u32(v: number): void { const b = Buffer.alloc(4); b.writeUInt32LE(v); this.chunks.push(b); }
+  u64(v: bigint): void { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt.asUintN(64, v)); this.chunks.push(b); }
+  bytes(s: string): void { const b = Buffer.from(s, 'utf8'); this.u32(b.length); this.chunks.push(b); }
+  done(): Buffer { return Buffer.concat(this.chunks); }
+}
+
+export function encodePlan(ops: readonly Op[]): Buffer {
+  const w = new Writer();
+  w.u32(PLAN_MAGIC);
+  w.u32(PLAN_VERSION);
+  w.u32(ops.length);
+  for (const o of ops) {
+    const args = opArgs(o);
+    w.u16(o.op);
+    w.u16(args.length);
+    for (const a of args) {
+      w.u8(a.kind.charCodeAt(0));
+      switch (a.kind) {
+        case 'n': w.u64(a.value); break;
+        case 's': w.bytes(a.value); break;
+        case 'l': w.u32(a.value.length); for (const s of a.value) w.bytes(s); break;
+        case 'v': w.u32(a.value.length); for (const n of a.value) w.u64(n); break;
+      }
+    }
+  }
+  return w.done();
+}
+
+/** The JSON the C decoder prints for `trun-init --dump-plan`: [{op, args:[...]}], numbers as decimal strings. */
+export function planAsDumpJson(ops: readonly Op[]): unknown {
+  return ops.map((o) => ({
+    op: o.op,
+    args: opArgs(o).map((a) => {
+      switch (a.kind) {
+        case 'n': return BigInt.asUintN(64, a.value).toString();
+        case 's': return a.value;
+        case 'l': return a.value;
+        case 'v': return a.value.map((n) => BigInt.asUintN(64, n).toString());
+      }
+    }),
+  }));
+}
+
+export function frame(type: MsgType, payload: Buffer | string = Buffer.alloc(0)): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(type, 0);
+  head.writeUInt32LE(body.length, 4);
+  return Buffer.concat([head, body]);
+}
+
+export interface Message {
+  type: MsgType;
+  payload: Buffer;
+}
+
+/** Splits a byte stream into frames; feed it chunks as they arrive. */
+export class FrameReader {
+  private buf = Buffer.alloc(0);
+  push(chunk: Buffer): Message[] {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    const out: Message[] = [];
+    while (this.buf.length >= 8) {
+      const len = this.buf.readUInt32LE(4);
+      if (this.buf.length < 8 + len) break;
+      out.push({ type: this.buf.readUInt32LE(0) as MsgType, payload: this.buf.subarray(8, 8 + len) });
+      this.buf = this.buf.subarray(8 + len);
+    }
+    return out;
+  }
+}
