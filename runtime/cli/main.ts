@@ -1,2 +1,213 @@
-// placeholder until the CLI lands
-console.log('trun');
+// trun's command line: runc's global flags and subcommands. This file only parses and prints;
+// each subcommand's module is loaded when that subcommand runs.
+import type { Context, GlobalOptions } from '../context';
+import { defaultGlobals } from '../context';
+import { TrunError } from '../errors';
+import { bool, num, parseArgs, str, type FlagSpec, type Parsed } from './args';
+import { logEvent } from './log';
+
+const VERSION = '0.1.0';
+
+const GLOBAL_FLAGS: FlagSpec[] = [
+  { name: 'root', type: 'string' },
+  { name: 'log', type: 'string' },
+  { name: 'log-format', type: 'string' },
+  { name: 'debug', type: 'bool' },
+  { name: 'systemd-cgroup', type: 'bool' },
+  { name: 'rootless', type: 'string' },
+  { name: 'criu', type: 'string' },
+  { name: 'version', aliases: ['v'], type: 'bool' },
+  { name: 'help', aliases: ['h'], type: 'bool' },
+];
+
+const CREATE_FLAGS: FlagSpec[] = [
+  { name: 'bundle', aliases: ['b'], type: 'string' },
+  { name: 'pid-file', type: 'string' },
+  { name: 'console-socket', type: 'string' },
+  { name: 'no-pivot', type: 'bool' },
+  { name: 'no-new-keyring', type: 'bool' },
+  { name: 'preserve-fds', type: 'number' },
+  { name: 'pidfd-socket', type: 'string' },
+];
+
+interface Command {
+  flags: FlagSpec[];
+  usage: string;
+  /** Number of positional arguments required (at least). */
+  args: number;
+  run: (ctx: Context, p: Parsed, out: NodeJS.WritableStream) => Promise<number>;
+}
+
+function idOf(p: Parsed): string {
+  return p.positional[0]!;
+}
+
+function createOpts(p: Parsed) {
+  const o = { id: idOf(p) } as import('../commands/create').CreateOptions;
+  const bundle = str(p, 'bundle'); if (bundle !== undefined) o.bundle = bundle;
+  const pidFile = str(p, 'pid-file'); if (pidFile !== undefined) o.pidFile = pidFile;
+  const cs = str(p, 'console-socket'); if (cs !== undefined) o.consoleSocket = cs;
+  o.noPivot = bool(p, 'no-pivot');
+  o.noNewKeyring = bool(p, 'no-new-keyring');
+  o.preserveFds = num(p, 'preserve-fds') ?? 0;
+  return o;
+}
+
+const SIGNALS_TO_FORWARD: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+const COMMANDS: Record<string, Command> = {
+  create: {
+    flags: CREATE_FLAGS, usage: 'create [command options] <container-id>', args: 1,
+    run: async (ctx, p) => {
+      const { createContainer } = await import('../commands/create');
+      await createContainer(ctx, createOpts(p));
+      return 0;
+    },
+  },
+  start: {
+    flags: [], usage: 'start <container-id>', args: 1,
+    run: async (ctx, p) => {
+      const { startContainer } = await import('../commands/start');
+      await startContainer(ctx, idOf(p));
+      return 0;
+    },
+  },
+  run: {
+    flags: [...CREATE_FLAGS, { name: 'detach', aliases: ['d'], type: 'bool' }, { name: 'keep', type: 'bool' }],
+    usage: 'run [command options] <container-id>', args: 1,
+    run: async (ctx, p) => {
+      const { runContainer } = await import('../commands/run');
+      return runContainer(ctx, {
+        ...createOpts(p),
+        detach: bool(p, 'detach'),
+        keep: bool(p, 'keep'),
+        forwardSignals: (forward) => {
+          const handlers = SIGNALS_TO_FORWARD.map((s) => { const h = () => forward(s); process.on(s, h); return [s, h] as const; });
+          return () => { for (const [s, h] of handlers) process.off(s, h); };
+        },
+      });
+    },
+  },
+  state: {
+    flags: [], usage: 'state <container-id>', args: 1,
+    run: async (ctx, p, out) => {
+      const { containerState } = await import('../commands/state');
+      out.write(`${JSON.stringify(containerState(ctx, idOf(p)), null, 2)}\n`);
+      return 0;
+    },
+  },
+  kill: {
+    flags: [{ name: 'all', aliases: ['a'], type: 'bool' }], usage: 'kill [command options] <container-id> [signal]', args: 1,
+    run: async (ctx, p) => {
+      const { killContainer } = await import('../commands/kill');
+      const o: import('../commands/kill').KillOptions = { id: idOf(p), all: bool(p, 'all') };
+      if (p.positional[1] !== undefined) o.signal = p.positional[1];
+      killContainer(ctx, o);
+      return 0;
+    },
+  },
+  delete: {
+    flags: [{ name: 'force', aliases: ['f'], type: 'bool' }], usage: 'delete [command options] <container-id>', args: 1,
+    run: async (ctx, p) => {
+      const { deleteContainer } = await import('../commands/delete');
+      await deleteContainer(ctx, { id: idOf(p), force: bool(p, 'force') });
+      return 0;
+    },
+  },
+  list: {
+    flags: [{ name: 'format', aliases: ['f'], type: 'string' }, { name: 'quiet', aliases: ['q'], type: 'bool' }],
+    usage: 'list [command options]', args: 0,
+    run: async (ctx, p, out) => {
+      const { listContainers } = await import('../commands/state');
+      const { formatList } = await import('./format');
+      const format = str(p, 'format') ?? 'table';
+      if (format !== 'table' && format !== 'json') throw new TrunError('EINVAL', `invalid format option "${format}"`);
+      out.write(formatList(listContainers(ctx), format, bool(p, 'quiet')));
+      return 0;
+    },
+  },
+  spec: {
+    flags: [{ name: 'bundle', aliases: ['b'], type: 'string' }, { name: 'rootless', type: 'bool' }],
+    usage: 'spec [command options]', args: 0,
+    run: async (ctx, p) => {
+      const { writeSpec } = await import('../commands/spec');
+      const o: import('../commands/spec').SpecOptions = { rootless: bool(p, 'rootless') };
+      const bundle = str(p, 'bundle'); if (bundle !== undefined) o.bundle = bundle;
+      writeSpec(ctx, o);
+      return 0;
+    },
+  },
+  features: {
+    flags: [], usage: 'features', args: 0,
+    run: async (_ctx, _p, out) => {
+      const { features } = await import('../commands/features');
+      out.write(`${JSON.stringify(features(), null, 4)}\n`);
+      return 0;
+    },
+  },
+};
+
+function usage(): string {
+  const lines = Object.values(COMMANDS).map((c) => `   ${c.usage}`);
+  return `usage: trun [global options] command [command options] [arguments...]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+function globalsOf(p: Parsed): GlobalOptions {
+  const g = defaultGlobals();
+  const root = str(p, 'root'); if (root !== undefined) g.root = root;
+  const log = str(p, 'log'); if (log !== undefined) g.log = log;
+  const fmt = str(p, 'log-format');
+  if (fmt !== undefined) {
+    if (fmt !== 'text' && fmt !== 'json') throw new TrunError('EINVAL', `invalid log-format: ${fmt}`);
+    g.logFormat = fmt;
+  }
+  g.debug = bool(p, 'debug');
+  g.systemdCgroup = bool(p, 'systemd-cgroup');
+  const rl = str(p, 'rootless');
+  if (rl !== undefined) {
+    if (rl !== 'true' && rl !== 'false' && rl !== 'auto') throw new TrunError('EINVAL', `invalid value for --rootless: ${rl}`);
+    g.rootless = rl;
+  }
+  return g;
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv, cwd: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  let global = defaultGlobals();
+  try {
+    const top = parseArgs(argv, GLOBAL_FLAGS, { stopAtPositional: true });
+    global = globalsOf(top);
+    if (bool(top, 'version')) {
+      out.write(`trun version ${VERSION}\nspec: ${(await import('../defaults')).OCI_VERSION}\nnode: ${process.version}\n`);
+      return 0;
+    }
+    const name = top.positional[0];
+    if (!name || bool(top, 'help')) {
+      (name ? out : err).write(usage());
+      return name || bool(top, 'help') ? 0 : 1;
+    }
+    const cmd = COMMANDS[name];
+    if (!cmd) throw new TrunError('EINVAL', `No help topic for '${name}'`);
+    const p = parseArgs(top.positional.slice(1), cmd.flags.concat({ name: 'help', aliases: ['h'], type: 'bool' }));
+    if (bool(p, 'help')) {
+      out.write(`usage: trun ${cmd.usage}\n`);
+      return 0;
+    }
+    if (p.positional.length < cmd.args) {
+      throw new TrunError('EINVAL', `"${name}" requires ${cmd.args === 1 ? 'exactly 1 argument' : `${cmd.args} arguments`}`);
+    }
+    const ctx: Context = { global, cwd, env, warn: (m) => logEvent(global, 'warning', m, err) };
+    return await cmd.run(ctx, p, out);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    logEvent(global, 'error', msg, err);
+    if (global.debug && e instanceof Error && e.stack) err.write(`${e.stack}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), process.env, process.cwd(), process.stdout, process.stderr).then(
+    (code) => { process.exitCode = code; },
+    (e) => { process.stderr.write(`${String(e)}\n`); process.exitCode = 1; },
+  );
+}

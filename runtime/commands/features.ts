@@ -1,0 +1,31 @@
+// `trun features`: what this build of trun implements (runtime-spec features.md). It describes
+// the code, not the host: it is the same on every machine.
+import { CAPABILITIES } from '../linux/capabilities';
+import { NAMESPACES } from '../linux/namespaces';
+import { OCI_VERSION } from '../defaults';
+
+const MOUNT_OPTIONS = [
+  'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'loud', 'mand',
+  'noatime', 'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime',
+  'nosuid', 'nosymfollow', 'private', 'rbind', 'relatime', 'remount', 'ro', 'rprivate', 'rshared',
+  'rslave', 'runbindable', 'rw', 'shared', 'silent', 'slave', 'strictatime', 'suid', 'sync', 'unbindable',
+];
+
+export function features(): object {
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: OCI_VERSION,
+    hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
+    mountOptions: MOUNT_OPTIONS,
+    linux: {
+      namespaces: Object.keys(NAMESPACES),
+      capabilities: Object.keys(CAPABILITIES),
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      seccomp: { enabled: false },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+      intelRdt: { enabled: false },
+      mountExtensions: { idmap: { enabled: false } },
+    },
+  };
+}

@@ -1,0 +1,62 @@
+// `trun start`: run the startContainer hooks inside the container, then release the init
+// blocked on the exec fifo so it execs the user's process; poststart hooks follow.
+import * as fs from 'node:fs';
+import { ociState, statusOf } from '../container';
+import type { Context } from '../context';
+import { storeOf } from '../context';
+import { TrunError, sysError } from '../errors';
+import { runHooks, runHooksLogged } from '../hooks';
+import type { NamespaceType } from '../linux/namespaces';
+import { isAlive } from '../linux/proc';
+import type { StoredState } from '../state';
+
+/**
+ * Opens the fifo for reading, which unblocks the init's open for writing, and reads the byte it
+ * writes. Should the init die first, our own blocked open is released by opening the write end.
+ */
+async function releaseFifo(fifo: string, st: StoredState): Promise<void> {
+  let dead = false;
+  const watch = setInterval(() => {
+    if (isAlive(st.pid, st.pidStartTime)) return;
+    dead = true;
+    try {
+      fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+    } catch {
+      // our reader was not blocked yet: the read below sees EOF
+    }
+  }, 20);
+  try {
+    const fd = await fs.promises.open(fifo, 'r');
+    try {
+      const { bytesRead } = await fd.read(Buffer.alloc(1), 0, 1, null);
+      if (bytesRead !== 1 || dead) throw new TrunError('EINIT', 'container init exited before it was started', { id: st.id });
+    } finally {
+      await fd.close();
+    }
+  } catch (e) {
+    if (e instanceof TrunError) throw e;
+    throw sysError('open', fifo, e, st.id);
+  } finally {
+    clearInterval(watch);
+  }
+}
+
+export async function startContainer(ctx: Context, id: string): Promise<void> {
+  const store = storeOf(ctx);
+  const st = store.load(id);
+  const release = await store.lock(id);
+  try {
+    const status = statusOf(st, store);
+    if (status === 'stopped') throw new TrunError('EBADSTATE', 'cannot start a container that has stopped', { id });
+    if (status !== 'created') throw new TrunError('EBADSTATE', `cannot start an already ${status} container`, { id });
+    const hooks = st.config.hooks ?? {};
+    const namespaces = (st.config.linux?.namespaces ?? []).map((n) => n.type as NamespaceType);
+    await runHooks('startContainer', hooks.startContainer, ociState(st, 'created'), id, { kind: 'container', pid: st.pid, namespaces });
+    const fifo = store.fifoPath(id);
+    await releaseFifo(fifo, st);
+    fs.rmSync(fifo, { force: true });
+    await runHooksLogged('poststart', hooks.poststart, ociState(st, 'running'), id, ctx.warn);
+  } finally {
+    release();
+  }
+}

@@ -1,0 +1,28 @@
+// `trun state` and `trun list`: the OCI state of one container, or of all of them.
+import { ociState, statusOf, type StateDocument } from '../container';
+import type { Context } from '../context';
+import { storeOf } from '../context';
+import { TrunError } from '../errors';
+
+export type ContainerState = StateDocument;
+
+export function containerState(ctx: Context, id: string): ContainerState {
+  const store = storeOf(ctx);
+  const st = store.load(id);
+  return ociState(st, statusOf(st, store));
+}
+
+export function listContainers(ctx: Context): ContainerState[] {
+  const store = storeOf(ctx);
+  const out: ContainerState[] = [];
+  for (const id of store.list()) {
+    try {
+      const st = store.load(id);
+      out.push(ociState(st, statusOf(st, store)));
+    } catch (e) {
+      // a container deleted while we listed is simply not there
+      if (!(e instanceof TrunError && e.code === 'ENOTEXIST')) throw e;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,28 @@
+// What every command receives instead of reading process globals: its options, environment,
+// working directory and a place for warnings. The library never prints or exits.
+import { DEFAULT_ROOT, StateStore } from './state';
+
+export interface GlobalOptions {
+  root: string;
+  log?: string;
+  logFormat: 'text' | 'json';
+  debug: boolean;
+  systemdCgroup: boolean;
+  rootless: 'true' | 'false' | 'auto';
+}
+
+export interface Context {
+  global: GlobalOptions;
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  /** Non-fatal problems (a failing poststop hook...): the CLI logs them. */
+  warn: (message: string) => void;
+}
+
+export function defaultGlobals(): GlobalOptions {
+  return { root: DEFAULT_ROOT, logFormat: 'text', debug: false, systemdCgroup: false, rootless: 'auto' };
+}
+
+export function storeOf(ctx: Context): StateStore {
+  return new StateStore(ctx.global.root);
+}

@@ -1,0 +1,119 @@
+// Runs OCI hooks: each gets the container's state JSON on stdin, its own args and env, and is
+// killed when it runs past its timeout. Hooks that must run inside the container's namespaces
+// are started through trun-init, which joins them first.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Hook } from '../spec/types/runtime';
+import { TrunError } from './errors';
+import { launchInit } from './init/launch';
+import { CloneMode, OpCode, type Op } from './init/protocol';
+import { JOIN_ORDER, NAMESPACES, type NamespaceType } from './linux/namespaces';
+
+export type HookKind = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+
+/** Where a hook runs: in trun's namespaces, or inside the container's (joined through /proc/<pid>/ns). */
+export type HookPlace = { kind: 'runtime' } | { kind: 'container'; pid: number; namespaces: NamespaceType[] };
+
+function hookError(kind: HookKind, index: number, id: string, why: string): TrunError {
+  return new TrunError('EHOOK', `error running ${kind} hook #${index}: ${why}`, { id });
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null, stderr: string): string {
+  const how = signal ? `killed by signal ${signal}` : `exit status ${code}`;
+  const tail = stderr.trim().split('\n').slice(-3).join('; ');
+  return tail ? `${how}, stderr: ${tail}` : how;
+}
+
+function envObject(env: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of env ?? []) {
+    const i = e.indexOf('=');
+    if (i > 0) out[e.slice(0, i)] = e.slice(i + 1);
+  }
+  return out;
+}
+
+/** The plan that runs a hook inside a container's namespaces. */
+export function containerHookPlan(hook: Hook, pid: number, namespaces: readonly NamespaceType[]): Op[] {
+  const ops: Op[] = [];
+  const types = JOIN_ORDER.filter((t) => namespaces.includes(t));
+  for (const t of types) ops.push({ op: OpCode.SETNS, path: `/proc/${pid}/ns/${NAMESPACES[t].proc}`, nstype: NAMESPACES[t].flag });
+  ops.push({ op: OpCode.CLONE, flags: 0, mode: CloneMode.WAIT });
+  ops.push({ op: OpCode.RESOLVE_EXEC, file: hook.path, path: '' });
+  ops.push({ op: OpCode.EXEC, argv: hook.args?.length ? hook.args : [hook.path], env: hook.env ?? [], preserveFds: 0, flags: 0 });
+  return ops;
+}
+
+async function runOne(kind: HookKind, index: number, hook: Hook, stateJson: string, id: string, place: HookPlace): Promise<void> {
+  const timeoutMs = hook.timeout !== undefined ? hook.timeout * 1000 : 0;
+  let stderr = '';
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  let clonedPid = 0;
+  const arm = (child: ChildProcess) => {
+    child.stderr?.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString(); });
+    child.stdin?.on('error', () => { /* a hook need not read its stdin */ });
+    child.stdin?.end(stateJson);
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => {
+        timedOut = true;
+        if (clonedPid) { try { process.kill(clonedPid, 'SIGKILL'); } catch { /* gone */ } }
+        child.kill('SIGKILL');
+      }, timeoutMs);
+    }
+  };
+  try {
+    if (place.kind === 'runtime') {
+      const child = spawn(hook.path, hook.args?.slice(1) ?? [], {
+        argv0: hook.args?.[0] ?? hook.path,
+        env: envObject(hook.env),
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
+      arm(child);
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('exit', (c, s) => resolve([c, s]));
+      }).catch((e: Error) => { throw hookError(kind, index, id, e.message); });
+      if (timedOut) throw hookError(kind, index, id, `timed out after ${hook.timeout}s`);
+      if (code !== 0) throw hookError(kind, index, id, describeExit(code, signal, stderr));
+      return;
+    }
+    const result = await launchInit({
+      ops: containerHookPlan(hook, place.pid, place.namespaces),
+      stdio: ['pipe', 'ignore', 'pipe'],
+      id,
+      onSpawn: arm,
+      onPid: (p) => { clonedPid = p; },
+    }).catch((e: Error) => {
+      if (timedOut) throw hookError(kind, index, id, `timed out after ${hook.timeout}s`);
+      throw hookError(kind, index, id, e.message);
+    });
+    if (timedOut) throw hookError(kind, index, id, `timed out after ${hook.timeout}s`);
+    const status = result.waitStatus ?? 0;
+    if (status !== 0) {
+      const sig = status & 0x7f;
+      throw hookError(kind, index, id, describeExit(sig ? null : (status >> 8) & 0xff, sig ? (`${sig}` as NodeJS.Signals) : null, stderr));
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+/** Runs the hooks of one kind in order; the first failure stops the rest and is thrown. */
+export async function runHooks(kind: HookKind, hooks: readonly Hook[] | undefined, state: object, id: string, place: HookPlace = { kind: 'runtime' }): Promise<void> {
+  if (!hooks?.length) return;
+  const json = JSON.stringify(state);
+  for (let i = 0; i < hooks.length; i++) await runOne(kind, i, hooks[i]!, json, id, place);
+}
+
+/** For hooks whose failure the spec says only to log (poststart, poststop): collects messages instead. */
+export async function runHooksLogged(kind: HookKind, hooks: readonly Hook[] | undefined, state: object, id: string, warn: (msg: string) => void): Promise<void> {
+  if (!hooks?.length) return;
+  const json = JSON.stringify(state);
+  for (let i = 0; i < hooks.length; i++) {
+    try {
+      await runOne(kind, i, hooks[i]!, json, id, { kind: 'runtime' });
+    } catch (e) {
+      warn((e as Error).message);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+// Starts trun-init with a plan and drives the sync protocol (see protocol.ts for the messages):
+// records the pid it reports, answers each sync point through a callback, and turns ERROR
+// frames into TrunErrors.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import type { Socket } from 'node:net';
+import * as path from 'node:path';
+import { TrunError } from '../errors';
+import { FrameReader, MsgType, encodePlan, frame, type Op } from './protocol';
+
+export function initBinary(): string {
+  if (process.env.TRUN_INIT) return process.env.TRUN_INIT;
+  // Bundled CLI: dist/trun.js sits next to dist/trun-init. From sources (tests): runtime/init/.
+  for (const candidate of [path.join(__dirname, 'trun-init'), path.resolve(__dirname, '../../dist/trun-init')]) {
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  throw new TrunError('ESYS', `trun-init not found next to "${__dirname}": run make build`);
+}
+
+export type StdioSlot = 'inherit' | 'pipe' | 'ignore' | number;
+
+export interface LaunchOptions {
+  ops: readonly Op[];
+  /** What fds 0, 1 and 2 of the init are. */
+  stdio: [StdioSlot, StdioSlot, StdioSlot];
+  /** fds 3 .. 3+preserveFds-1 of this process are passed through with the same numbers. */
+  preserveFds?: number;
+  /** Container id, for error messages. */
+  id?: string;
+  /** Called with the first init process's pid before the plan is sent (cgroup placement). */
+  beforePlan?: (pid: number) => void;
+  /** Called for each SYNC; resolve to answer GO, throw to answer ABORT (the error is rethrown). */
+  onSync?: (name: string, pid: number) => Promise<void> | void;
+  /** Called when the init reports the pid of the process it cloned. */
+  onPid?: (pid: number) => void;
+  /** After answering this sync point, stop listening: the init carries on alone (create). */
+  finalSync?: string;
+  /** With finalSync: return at once instead of reaping the first init process (it waits for the container). */
+  keepChild?: boolean;
+  /** Called once the init is running, with its process (to write to its stdin, say). */
+  onSpawn?: (child: ChildProcess) => void;
+}
+
+export interface LaunchResult {
+  /** Host pid of the cloned process (0 if the plan has no CLONE). */
+  pid: number;
+  /** The first init process; after a finalSync in WAIT mode its exit mirrors the container's. */
+  child: ChildProcess;
+  /** Wait status of the cloned process, when the plan's CLONE waits for it. */
+  waitStatus?: number;
+}
+
+/** The exit code a shell would report for a wait status: the code, or 128 + signal. */
+export function exitCodeOf(waitStatus: number): number {
+  const sig = waitStatus & 0x7f;
+  return sig === 0 ? (waitStatus >> 8) & 0xff : 128 + sig;
+}
+
+export function launchInit(opts: LaunchOptions): Promise<LaunchResult> {
+  const preserve = opts.preserveFds ?? 0;
+  const syncFd = 3 + preserve;
+  const stdio: StdioOptions = [...opts.stdio];
+  for (let fd = 3; fd < syncFd; fd++) stdio.push(fd);
+  stdio.push('pipe');
+
+  return new Promise<LaunchResult>((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(initBinary(), [String(syncFd)], { stdio, env: {}, argv0: 'trun-init' });
+    } catch (e) {
+      reject(new TrunError('ESYS', `spawn trun-init: ${(e as Error).message}`, { cause: e, ...(opts.id ? { id: opts.id } : {}) }));
+      return;
+    }
+    const sock = child.stdio[syncFd] as Socket;
+    const reader = new FrameReader();
+    let pid = 0;
+    let waitStatus: number | undefined;
+    let failure: TrunError | undefined;
+    let finished = false;
+    let exited = false;
+    let exitInfo = '';
+    let eof = false;
+    const details = opts.id ? { id: opts.id } : {};
+
+    const settle = () => {
+      if (finished || !exited || !eof) return;
+      finished = true;
+      if (failure) reject(failure);
+      else if (opts.finalSync) reject(new TrunError('EINIT', `trun-init exited before "${opts.finalSync}" (${exitInfo})`, details));
+      else resolve(waitStatus === undefined ? { pid, child } : { pid, child, waitStatus });
+    };
+
+    const answer = async (name: string) => {
+      try {
+        if (opts.onSync) await opts.onSync(name, pid);
+        sock.write(frame(MsgType.GO));
+        if (opts.finalSync === name) {
+          finished = true;
+          sock.destroy();
+          // The first stage exited (or will) right after reporting the pid; reap it before returning.
+          if (opts.keepChild || exited || child.exitCode !== null) resolve({ pid, child });
+          else child.once('exit', () => resolve({ pid, child }));
+        }
+      } catch (e) {
+        failure ??= e instanceof TrunError ? e : new TrunError('EINIT', String((e as Error).message ?? e), details);
+        sock.write(frame(MsgType.ABORT, failure.message));
+      }
+    };
+
+    sock.on('data', (chunk: Buffer) => {
+      for (const msg of reader.push(chunk)) {
+        const text = msg.payload.toString('utf8');
+        switch (msg.type) {
+          case MsgType.PID:
+            pid = Number(text);
+            opts.onPid?.(pid);
+            break;
+          case MsgType.SYNC:
+            void answer(text);
+            break;
+          case MsgType.ERROR:
+            failure ??= new TrunError('EINIT', text, details);
+            break;
+          case MsgType.EXIT:
+            waitStatus = Number(text);
+            break;
+          default:
+            failure ??= new TrunError('EINIT', `trun-init sent an unknown message type ${msg.type}`, details);
+        }
+      }
+    });
+    sock.on('error', () => { /* EPIPE after the init died: reported through exit */ });
+    sock.on('close', () => { eof = true; settle(); });
+    child.on('error', (e) => {
+      failure ??= new TrunError('ESYS', `spawn trun-init: ${e.message}`, { ...details, cause: e });
+      exited = true;
+      eof = true;
+      settle();
+    });
+    child.on('exit', (code, signal) => {
+      exited = true;
+      exitInfo = signal ? `signal ${signal}` : `exit status ${code}`;
+      settle();
+    });
+
+    if (child.pid === undefined) return; // 'error' follows
+    opts.onSpawn?.(child);
+    try {
+      opts.beforePlan?.(child.pid);
+    } catch (e) {
+      child.kill('SIGKILL');
+      failure = e instanceof TrunError ? e : new TrunError('ESYS', String(e), details);
+      return;
+    }
+    sock.write(frame(MsgType.PLAN, encodePlan(opts.ops)));
+  });
+}

@@ -1,0 +1,104 @@
+// mount(8)-style option strings from config.json turned into mount(2) flags: a table, as crun does.
+
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_SYNCHRONOUS = 0x10;
+export const MS_REMOUNT = 0x20;
+export const MS_MANDLOCK = 0x40;
+export const MS_DIRSYNC = 0x80;
+export const MS_NOSYMFOLLOW = 0x100;
+export const MS_NOATIME = 0x400;
+export const MS_NODIRATIME = 0x800;
+export const MS_BIND = 0x1000;
+export const MS_MOVE = 0x2000;
+export const MS_REC = 0x4000;
+export const MS_SILENT = 0x8000;
+export const MS_UNBINDABLE = 0x20000;
+export const MS_PRIVATE = 0x40000;
+export const MS_SLAVE = 0x80000;
+export const MS_SHARED = 0x100000;
+export const MS_RELATIME = 0x200000;
+export const MS_STRICTATIME = 0x1000000;
+export const MS_LAZYTIME = 0x2000000;
+
+/** Options that set (clear=false) or clear (clear=true) a mount flag. */
+const FLAG_OPTIONS: Readonly<Record<string, { flag: number; clear: boolean }>> = {
+  async: { flag: MS_SYNCHRONOUS, clear: true },
+  atime: { flag: MS_NOATIME, clear: true },
+  bind: { flag: MS_BIND, clear: false },
+  defaults: { flag: 0, clear: false },
+  dev: { flag: MS_NODEV, clear: true },
+  diratime: { flag: MS_NODIRATIME, clear: true },
+  dirsync: { flag: MS_DIRSYNC, clear: false },
+  exec: { flag: MS_NOEXEC, clear: true },
+  lazytime: { flag: MS_LAZYTIME, clear: false },
+  loud: { flag: MS_SILENT, clear: true },
+  mand: { flag: MS_MANDLOCK, clear: false },
+  noatime: { flag: MS_NOATIME, clear: false },
+  nodev: { flag: MS_NODEV, clear: false },
+  nodiratime: { flag: MS_NODIRATIME, clear: false },
+  noexec: { flag: MS_NOEXEC, clear: false },
+  nolazytime: { flag: MS_LAZYTIME, clear: true },
+  nomand: { flag: MS_MANDLOCK, clear: true },
+  norelatime: { flag: MS_RELATIME, clear: true },
+  nostrictatime: { flag: MS_STRICTATIME, clear: true },
+  nosuid: { flag: MS_NOSUID, clear: false },
+  nosymfollow: { flag: MS_NOSYMFOLLOW, clear: false },
+  rbind: { flag: MS_BIND | MS_REC, clear: false },
+  relatime: { flag: MS_RELATIME, clear: false },
+  remount: { flag: MS_REMOUNT, clear: false },
+  ro: { flag: MS_RDONLY, clear: false },
+  rw: { flag: MS_RDONLY, clear: true },
+  silent: { flag: MS_SILENT, clear: false },
+  strictatime: { flag: MS_STRICTATIME, clear: false },
+  suid: { flag: MS_NOSUID, clear: true },
+  sync: { flag: MS_SYNCHRONOUS, clear: false },
+};
+
+const PROPAGATION_OPTIONS: Readonly<Record<string, number>> = {
+  private: MS_PRIVATE,
+  rprivate: MS_PRIVATE | MS_REC,
+  shared: MS_SHARED,
+  rshared: MS_SHARED | MS_REC,
+  slave: MS_SLAVE,
+  rslave: MS_SLAVE | MS_REC,
+  unbindable: MS_UNBINDABLE,
+  runbindable: MS_UNBINDABLE | MS_REC,
+};
+
+/** Options trun accepts and handles elsewhere (or deliberately ignores, as runc does). */
+const IGNORED_OPTIONS = new Set(['tmpcopyup']);
+
+export interface ParsedMountOptions {
+  flags: number;
+  /** Propagation changes, applied one by one after the mount. */
+  propagation: number[];
+  /** Filesystem-specific options, passed as mount(2)'s data. */
+  data: string;
+}
+
+export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
+  let flags = 0;
+  const propagation: number[] = [];
+  const data: string[] = [];
+  for (const opt of options) {
+    const f = FLAG_OPTIONS[opt];
+    if (f) {
+      flags = f.clear ? flags & ~f.flag : flags | f.flag;
+    } else if (PROPAGATION_OPTIONS[opt] !== undefined) {
+      propagation.push(PROPAGATION_OPTIONS[opt]!);
+    } else if (!IGNORED_OPTIONS.has(opt)) {
+      data.push(opt);
+    }
+  }
+  return { flags, propagation, data: data.join(',') };
+}
+
+export function propagationFlag(name: string): number | undefined {
+  return PROPAGATION_OPTIONS[name];
+}
+
+/** Flags a read-only (or nosuid...) bind needs applied by a second, remounting call. */
+export const BIND_REMOUNT_FLAGS = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME | MS_NOSYMFOLLOW;

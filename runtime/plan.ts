@@ -1,0 +1,331 @@
+// Compiles a validated config.json into the init plan: the flat list of primitive steps the C
+// init executes (runtime/init/protocol.ts). Every decision about a container's setup is made
+// here, in a pure function, so it can be unit-tested without root.
+import * as path from 'node:path';
+import type { LinuxDevice, Mount, Spec } from '../spec/types/runtime';
+import { TrunError } from './errors';
+import { CloneMode, ExecFlag, MountFlag, OpCode, RLIM_INFINITY, type Op } from './init/protocol';
+import { capabilityMask } from './linux/capabilities';
+import { DEFAULT_DEVICES, DEV_SYMLINKS, deviceMode } from './linux/devices';
+import {
+  BIND_REMOUNT_FLAGS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE,
+  parseMountOptions, propagationFlag,
+} from './linux/mount-options';
+import { CLONE_NEWTIME, CLONE_NEWUSER, JOIN_ORDER, NAMESPACES, isNamespaceType, type NamespaceType } from './linux/namespaces';
+import { RLIMITS } from './linux/rlimits';
+import { DEFAULT_PATH } from './defaults';
+
+/**
+ * Sync points the create plan stops at; the caller answers each with GO.
+ * - setup: the container process exists: write uid/gid maps.
+ * - hooks: mounts are done, before pivot_root: run prestart/createRuntime/createContainer hooks.
+ * - created: everything is ready and the process is about to wait on the exec fifo: record the state.
+ */
+export type SyncPoint = 'setup' | 'hooks' | 'created';
+
+/** One cgroup hierarchy as the container should see it under a `cgroup` mount. */
+export interface CgroupMountSource {
+  /** Directory name under the mount's destination ("" for a pure cgroup v2 host). */
+  name: string;
+  fstype: 'cgroup' | 'cgroup2';
+  /** mount(2) data: the v1 controller list ("cpu,cpuacct", "name=systemd"); "" for cgroup2. */
+  options: string;
+  /** The container's cgroup directory on the host, bind-mounted when there is no cgroup namespace. */
+  hostPath: string;
+}
+
+export interface CreatePlanInput {
+  id: string;
+  spec: Spec;
+  /** Absolute bundle directory. */
+  bundle: string;
+  /** The exec fifo in the state dir. */
+  fifoPath: string;
+  consoleSocket?: string;
+  preserveFds: number;
+  noPivot: boolean;
+  /** Foreground `run`: the first init process stays and waits for the container, mirroring its exit. */
+  foreground?: boolean;
+  /** The host's cgroup hierarchies, for `cgroup` mounts. */
+  cgroupMounts: CgroupMountSource[];
+  /** Whether a bind source is a directory (a stat on the host, made by the caller). */
+  isDirectory: (hostPath: string) => boolean;
+}
+
+export interface CreatePlan {
+  ops: Op[];
+  rootfs: string;
+  /** The namespaces created (not joined) for the container. */
+  newNamespaces: NamespaceType[];
+  userns: boolean;
+  syncPoints: SyncPoint[];
+}
+
+function fail(id: string, message: string): never {
+  throw new TrunError('EINVAL', message, { id });
+}
+
+/** Absolute rootfs path: root.path is relative to the bundle unless absolute. */
+export function rootfsPath(spec: Spec, bundle: string): string {
+  const p = spec.root?.path;
+  if (!p) throw new TrunError('ECONFIG', 'root.path: must be set');
+  return path.resolve(bundle, p);
+}
+
+function namespacePlan(id: string, spec: Spec) {
+  const joins: Array<{ type: NamespaceType; path: string }> = [];
+  const creates: NamespaceType[] = [];
+  const seen = new Set<string>();
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (!isNamespaceType(ns.type)) fail(id, `linux.namespaces: unknown namespace type "${ns.type}"`);
+    if (seen.has(ns.type)) fail(id, `linux.namespaces: duplicate namespace type "${ns.type}"`);
+    seen.add(ns.type);
+    if (ns.path) {
+      if (!path.isAbsolute(ns.path)) fail(id, `linux.namespaces: path of "${ns.type}" namespace must be absolute: "${ns.path}"`);
+      joins.push({ type: ns.type, path: ns.path });
+    } else {
+      creates.push(ns.type);
+    }
+  }
+  joins.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
+  return { joins, creates, types: seen };
+}
+
+/** Options that make a mount a bind mount, whatever its type says. */
+function isBind(m: Mount): boolean {
+  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+}
+
+function mountOps(m: Mount, input: CreatePlanInput, userns: boolean, hasCgroupNs: boolean): Op[] {
+  const dest = m.destination;
+  if (!path.isAbsolute(dest)) fail(input.id, `mounts: destination must be absolute: "${dest}"`);
+  const opts = parseMountOptions(m.options);
+  const ops: Op[] = [];
+  const propagate = (target: string) => {
+    for (const p of opts.propagation) ops.push({ op: OpCode.MOUNT, source: '', target, fstype: '', flags: p, data: '', mflags: MountFlag.IN_ROOT });
+  };
+
+  if (isBind(m)) {
+    if (!m.source) fail(input.id, `mounts: bind mount on "${dest}" needs a source`);
+    const source = path.resolve(input.bundle, m.source);
+    const create = input.isDirectory(source) ? MountFlag.MKDIR : MountFlag.MKFILE;
+    ops.push({ op: OpCode.MOUNT, source, target: dest, fstype: '', flags: MS_BIND | (opts.flags & MS_REC), data: '', mflags: MountFlag.IN_ROOT | create });
+    // A bind ignores every other flag: read-only, nosuid... take a second, remounting call.
+    const extra = opts.flags & BIND_REMOUNT_FLAGS;
+    if (extra) {
+      ops.push({ op: OpCode.MOUNT, source: '', target: dest, fstype: '', flags: MS_REMOUNT | MS_BIND | extra, data: '', mflags: MountFlag.IN_ROOT });
+    }
+    propagate(dest);
+    return ops;
+  }
+
+  if (m.type === 'cgroup') return cgroupMountOps(m, input, opts.flags, userns, hasCgroupNs);
+
+  const fstype = m.type ?? '';
+  const secure = fstype === 'proc' || fstype === 'sysfs' ? MountFlag.NO_SYMLINK : 0;
+  ops.push({
+    op: OpCode.MOUNT, source: m.source ?? fstype, target: dest, fstype, flags: opts.flags & ~MS_REMOUNT,
+    data: opts.data, mflags: MountFlag.IN_ROOT | MountFlag.MKDIR | secure,
+  });
+  propagate(dest);
+  return ops;
+}
+
+/**
+ * `cgroup` mounts: a tmpfs with one mount per hierarchy under it (v1 and hybrid hosts), or a
+ * single cgroup2 mount. With a cgroup namespace the kernel shows the container's own cgroup as
+ * the root; without one, the container's host directories are bind-mounted instead.
+ */
+function cgroupMountOps(m: Mount, input: CreatePlanInput, flags: number, userns: boolean, hasCgroupNs: boolean): Op[] {
+  const dest = m.destination;
+  const base = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  const ro = flags & MS_RDONLY;
+  const ops: Op[] = [];
+  const mountOne = (src: CgroupMountSource, target: string) => {
+    if (hasCgroupNs && !(userns && src.fstype === 'cgroup')) {
+      ops.push({ op: OpCode.MOUNT, source: src.fstype, target, fstype: src.fstype, flags: base | ro, data: src.options, mflags: MountFlag.IN_ROOT | MountFlag.MKDIR });
+    } else {
+      ops.push({ op: OpCode.MOUNT, source: src.hostPath, target, fstype: '', flags: MS_BIND | MS_REC, data: '', mflags: MountFlag.IN_ROOT | MountFlag.MKDIR });
+      ops.push({ op: OpCode.MOUNT, source: '', target, fstype: '', flags: MS_REMOUNT | MS_BIND | base | ro, data: '', mflags: MountFlag.IN_ROOT });
+    }
+  };
+  const single = input.cgroupMounts.length === 1 && input.cgroupMounts[0]!.name === '';
+  if (single) {
+    mountOne(input.cgroupMounts[0]!, dest);
+    return ops;
+  }
+  ops.push({ op: OpCode.MOUNT, source: 'tmpfs', target: dest, fstype: 'tmpfs', flags: base, data: 'mode=755', mflags: MountFlag.IN_ROOT | MountFlag.MKDIR });
+  for (const src of input.cgroupMounts) mountOne(src, path.posix.join(dest, src.name));
+  if (ro) ops.push({ op: OpCode.MOUNT, source: '', target: dest, fstype: '', flags: MS_REMOUNT | MS_BIND | base | ro, data: '', mflags: MountFlag.IN_ROOT });
+  return ops;
+}
+
+function deviceOps(devices: readonly LinuxDevice[], userns: boolean): Op[] {
+  return devices.map((d): Op => {
+    // A user namespace cannot mknod: bind the host's node instead (what runc does too).
+    if (userns) {
+      return { op: OpCode.MOUNT, source: d.path, target: d.path, fstype: '', flags: MS_BIND, data: '', mflags: MountFlag.IN_ROOT | MountFlag.MKFILE };
+    }
+    return { op: OpCode.MKNOD, path: d.path, mode: deviceMode(d), major: d.major ?? 0, minor: d.minor ?? 0, uid: d.uid ?? 0, gid: d.gid ?? 0 };
+  });
+}
+
+function rlimitValue(v: number): bigint {
+  // JSON cannot carry 2^64-1 exactly; anything at or past 2^63 means "unlimited".
+  return v >= 2 ** 63 || v < 0 ? RLIM_INFINITY : BigInt(v);
+}
+
+function envPath(env: readonly string[]): string {
+  const entry = env.find((e) => e.startsWith('PATH='));
+  return entry ? entry.slice(5) : DEFAULT_PATH;
+}
+
+/** The steps that turn the prepared process into the user's: limits, identity, capabilities. */
+function processOps(id: string, spec: Spec): { pre: Op[]; seccompBeforeExec: Op[] } {
+  const proc = spec.process;
+  if (!proc) fail(id, 'process: must be set to create a container');
+  const pre: Op[] = [];
+  for (const r of proc.rlimits ?? []) {
+    const resource = RLIMITS[r.type];
+    if (resource === undefined) fail(id, `process.rlimits: unknown rlimit type "${r.type}"`);
+    pre.push({ op: OpCode.RLIMIT, resource, soft: rlimitValue(r.soft), hard: rlimitValue(r.hard) });
+  }
+  const caps = proc.capabilities;
+  const seccomp = seccompOps(spec);
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping capabilities.
+  const seccompEarly = !proc.noNewPrivileges;
+  if (proc.noNewPrivileges) pre.push({ op: OpCode.NO_NEW_PRIVS });
+  if (seccompEarly) pre.push(...seccomp);
+  if (caps) pre.push({ op: OpCode.CAPBSET, keep: capabilityMask(caps.bounding ?? []) });
+  const user = proc.user ?? {};
+  pre.push({ op: OpCode.USER, uid: user.uid ?? 0, gid: user.gid ?? 0, groups: user.additionalGids ?? [] });
+  pre.push({ op: OpCode.UMASK, mask: user.umask ?? 0o022 });
+  if (caps) {
+    pre.push({
+      op: OpCode.CAPSET,
+      effective: capabilityMask(caps.effective ?? []),
+      permitted: capabilityMask(caps.permitted ?? []),
+      inheritable: capabilityMask(caps.inheritable ?? []),
+      ambient: capabilityMask(caps.ambient ?? []),
+    });
+  }
+  pre.push({ op: OpCode.CHDIR, path: proc.cwd });
+  return { pre, seccompBeforeExec: seccompEarly ? [] : seccomp };
+}
+
+/** Seccomp is compiled by runtime/linux/seccomp.ts once it exists; until then a config asking for it is refused. */
+function seccompOps(spec: Spec): Op[] {
+  if (spec.linux?.seccomp) throw new TrunError('EINVAL', 'linux.seccomp: seccomp is not supported yet');
+  return [];
+}
+
+export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
+  const { spec, id } = input;
+  const proc = spec.process;
+  if (!proc) fail(id, 'process: must be set to create a container');
+  if (!proc.args || proc.args.length === 0) fail(id, 'process.args: must not be empty');
+  const rootfs = rootfsPath(spec, input.bundle);
+  const ns = namespacePlan(id, spec);
+  const userns = ns.types.has('user');
+  const newUserns = ns.creates.includes('user');
+  if (!ns.types.has('mount')) fail(id, 'linux.namespaces: a mount namespace is required to set up the root filesystem');
+  if ((spec.hostname || spec.domainname) && !ns.creates.includes('uts')) {
+    fail(id, 'hostname: setting the hostname needs a new uts namespace');
+  }
+  if (newUserns && !(spec.linux?.uidMappings?.length && spec.linux?.gidMappings?.length)) {
+    fail(id, 'linux.uidMappings: a new user namespace needs uid and gid mappings');
+  }
+  if (proc.terminal && !input.consoleSocket) {
+    fail(id, 'cannot allocate tty if trun will detach without setting console socket');
+  }
+  if (!proc.terminal && input.consoleSocket) {
+    fail(id, 'cannot use console socket if trun will not detach or allocate tty');
+  }
+
+  const ops: Op[] = [];
+  const syncPoints: SyncPoint[] = [];
+  const sync = (name: SyncPoint) => { ops.push({ op: OpCode.SYNC, name }); syncPoints.push(name); };
+
+  // ---- stage 1: in the runtime's namespaces, open what lives there, join, then clone.
+  ops.push({ op: OpCode.OPEN_FIFO, path: input.fifoPath });
+  if (proc.terminal && input.consoleSocket) ops.push({ op: OpCode.OPEN_CONSOLE_SOCKET, path: input.consoleSocket });
+  if (proc.oomScoreAdj !== undefined) {
+    ops.push({ op: OpCode.WRITE_FILE, path: '/proc/self/oom_score_adj', data: String(proc.oomScoreAdj), create: false });
+  }
+  for (const j of ns.joins) ops.push({ op: OpCode.SETNS, path: j.path, nstype: NAMESPACES[j.type].flag });
+  if (ns.creates.includes('time')) {
+    ops.push({ op: OpCode.UNSHARE, flags: CLONE_NEWTIME });
+    const offsets = spec.linux?.timeOffsets ?? {};
+    const lines = Object.entries(offsets).map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`);
+    if (lines.length) ops.push({ op: OpCode.WRITE_FILE, path: '/proc/self/timens_offsets', data: lines.join(''), create: false });
+  }
+  let cloneFlags = 0;
+  for (const t of ns.creates) if (t !== 'time') cloneFlags |= NAMESPACES[t].flag;
+  ops.push({ op: OpCode.CLONE, flags: cloneFlags, mode: input.foreground ? CloneMode.WAIT : CloneMode.DETACH });
+
+  // ---- stage 2: the container's first process.
+  sync('setup');
+  if (cloneFlags & CLONE_NEWUSER) ops.push({ op: OpCode.SET_ID, uid: 0, gid: 0 });
+
+  const rootPropagation = spec.linux?.rootfsPropagation;
+  let rootProp = MS_SLAVE | MS_REC;
+  if (rootPropagation) {
+    const p = propagationFlag(rootPropagation);
+    if (p === undefined) fail(id, `linux.rootfsPropagation: unknown propagation "${rootPropagation}"`);
+    rootProp = p;
+  }
+  ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: rootProp, data: '', mflags: 0 });
+  // The rootfs must be a mount point of its own for pivot_root.
+  ops.push({ op: OpCode.MOUNT, source: rootfs, target: rootfs, fstype: '', flags: MS_BIND | MS_REC, data: '', mflags: 0 });
+  ops.push({ op: OpCode.SET_ROOTFS, path: rootfs });
+
+  const hasCgroupNs = ns.types.has('cgroup');
+  const mounts = spec.mounts ?? [];
+  for (const m of mounts) ops.push(...mountOps(m, input, userns, hasCgroupNs));
+
+  const bindsDev = mounts.some((m) => m.destination === '/dev' && isBind(m));
+  if (!bindsDev) {
+    const wanted = new Set((spec.linux?.devices ?? []).map((d) => d.path));
+    ops.push(...deviceOps(DEFAULT_DEVICES.filter((d) => !wanted.has(d.path)), userns));
+    for (const [target, link] of DEV_SYMLINKS) ops.push({ op: OpCode.SYMLINK, target, path: link });
+    if (mounts.some((m) => m.destination === '/dev/pts')) ops.push({ op: OpCode.SYMLINK, target: 'pts/ptmx', path: '/dev/ptmx' });
+  }
+  ops.push(...deviceOps(spec.linux?.devices ?? [], userns));
+
+  const hooks = spec.hooks ?? {};
+  if ((hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) + (hooks.createContainer?.length ?? 0) > 0) {
+    sync('hooks');
+  }
+
+  ops.push(input.noPivot ? { op: OpCode.MOVE_ROOT } : { op: OpCode.PIVOT_ROOT });
+  if (rootPropagation) ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: rootProp, data: '', mflags: 0 });
+
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    if (key.includes('/') || key.includes('..')) fail(id, `linux.sysctl: invalid key "${key}"`);
+    ops.push({ op: OpCode.WRITE_FILE, path: `/proc/sys/${key.replace(/\./g, '/')}`, data: value ?? '', create: false });
+  }
+  for (const p of spec.linux?.readonlyPaths ?? []) ops.push({ op: OpCode.READONLY_PATH, path: p });
+  for (const p of spec.linux?.maskedPaths ?? []) ops.push({ op: OpCode.MASK_PATH, path: p });
+  if (spec.root?.readonly) {
+    ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: MS_REMOUNT | MS_BIND | MS_RDONLY, data: '', mflags: 0 });
+  }
+  if (spec.hostname) ops.push({ op: OpCode.SETHOSTNAME, name: spec.hostname });
+  if (spec.domainname) ops.push({ op: OpCode.SETDOMAINNAME, name: spec.domainname });
+
+  if (proc.terminal) {
+    ops.push({ op: OpCode.CONSOLE, rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 });
+  } else {
+    ops.push({ op: OpCode.SETSID });
+  }
+
+  const { pre, seccompBeforeExec } = processOps(id, spec);
+  ops.push(...pre);
+  const env = proc.env ?? [];
+  ops.push({ op: OpCode.RESOLVE_EXEC, file: proc.args[0]!, path: envPath(env) });
+  sync('created');
+  ops.push({ op: OpCode.WAIT_FIFO });
+  ops.push(...seccompBeforeExec);
+  ops.push({ op: OpCode.EXEC, argv: proc.args, env, preserveFds: input.preserveFds, flags: ExecFlag.LISTEN_PID });
+
+  return { ops, rootfs, newNamespaces: ns.creates, userns, syncPoints };
+}

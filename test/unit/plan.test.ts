@@ -1,0 +1,161 @@
+// The plan compiler: config.json in, init steps out. Pure: no root, no kernel.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { defaultSpec } from '../../runtime/defaults';
+import { CloneMode, MountFlag, OpCode, type Op } from '../../runtime/init/protocol';
+import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS } from '../../runtime/linux/namespaces';
+import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from '../../runtime/linux/mount-options';
+import { compileCreatePlan, type CreatePlanInput } from '../../runtime/plan';
+import type { Spec } from '../../spec/types/runtime';
+
+function input(spec: Spec, extra: Partial<CreatePlanInput> = {}): CreatePlanInput {
+  return {
+    id: 'c1', spec, bundle: '/b', fifoPath: '/run/trun/c1/exec.fifo', preserveFds: 0, noPivot: false,
+    cgroupMounts: [{ name: 'memory', fstype: 'cgroup', options: 'memory', hostPath: '/sys/fs/cgroup/memory/trun/c1' }],
+    isDirectory: (p) => !p.endsWith('.txt'),
+    ...extra,
+  };
+}
+
+function spec(mut: (s: Spec) => void = () => {}): Spec {
+  const s = defaultSpec({ terminal: false, args: ['/bin/echo', 'hi'] });
+  mut(s);
+  return s;
+}
+
+const ofType = <T extends OpCode>(ops: Op[], code: T) => ops.filter((o): o is Extract<Op, { op: T }> => o.op === code);
+
+test('default spec: one clone with every new namespace, detached', () => {
+  const { ops } = compileCreatePlan(input(spec()));
+  const clones = ofType(ops, OpCode.CLONE);
+  assert.is(clones.length, 1);
+  assert.is(clones[0]!.flags, CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP);
+  assert.is(clones[0]!.mode, CloneMode.DETACH);
+  assert.is(ops[0]!.op, OpCode.OPEN_FIFO);
+});
+
+test('foreground run waits for the container', () => {
+  const { ops } = compileCreatePlan(input(spec(), { foreground: true }));
+  assert.is(ofType(ops, OpCode.CLONE)[0]!.mode, CloneMode.WAIT);
+});
+
+test('the plan ends: resolve, created sync, fifo, exec', () => {
+  const { ops } = compileCreatePlan(input(spec()));
+  const tail = ops.slice(-4).map((o) => o.op);
+  assert.equal(tail, [OpCode.RESOLVE_EXEC, OpCode.SYNC, OpCode.WAIT_FIFO, OpCode.EXEC]);
+  const exec = ofType(ops, OpCode.EXEC)[0]!;
+  assert.equal(exec.argv, ['/bin/echo', 'hi']);
+});
+
+test('namespaces given by path are joined before the clone, user first and mount last', () => {
+  const s = spec((x) => {
+    x.linux!.namespaces = [
+      { type: 'mount', path: '/proc/9/ns/mnt' }, { type: 'network', path: '/proc/9/ns/net' },
+      { type: 'user', path: '/proc/9/ns/user' }, { type: 'pid' },
+    ];
+    delete x.hostname;
+  });
+  const { ops } = compileCreatePlan(input(s));
+  const joins = ofType(ops, OpCode.SETNS).map((o) => o.path);
+  assert.equal(joins, ['/proc/9/ns/user', '/proc/9/ns/net', '/proc/9/ns/mnt']);
+  const cloneAt = ops.findIndex((o) => o.op === OpCode.CLONE);
+  assert.ok(ops.findIndex((o) => o.op === OpCode.SETNS) < cloneAt);
+  assert.is(ofType(ops, OpCode.CLONE)[0]!.flags, CLONE_NEWPID);
+});
+
+test('a read-only bind is a bind plus a read-only remount, resolved in the rootfs', () => {
+  const s = spec((x) => { x.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro'] }); });
+  const { ops } = compileCreatePlan(input(s));
+  const m = ofType(ops, OpCode.MOUNT).filter((o) => o.target === '/data');
+  assert.is(m.length, 2);
+  assert.is(m[0]!.source, '/b/data');
+  assert.is(m[0]!.flags, MS_BIND | MS_REC);
+  assert.ok(m[0]!.mflags & MountFlag.IN_ROOT);
+  assert.ok(m[0]!.mflags & MountFlag.MKDIR);
+  assert.is(m[1]!.flags, MS_REMOUNT | MS_BIND | MS_RDONLY);
+});
+
+test('a file bind source makes a file target', () => {
+  const s = spec((x) => { x.mounts!.push({ destination: '/etc/x.txt', type: 'bind', source: '/host/x.txt', options: ['bind'] }); });
+  const m = ofType(compileCreatePlan(input(s)).ops, OpCode.MOUNT).find((o) => o.target === '/etc/x.txt')!;
+  assert.ok(m.mflags & MountFlag.MKFILE);
+  assert.not.ok(m.mflags & MountFlag.MKDIR);
+});
+
+test('proc and sysfs refuse symlinked targets', () => {
+  const m = ofType(compileCreatePlan(input(spec())).ops, OpCode.MOUNT);
+  assert.ok(m.find((o) => o.fstype === 'proc')!.mflags & MountFlag.NO_SYMLINK);
+  assert.ok(m.find((o) => o.fstype === 'sysfs')!.mflags & MountFlag.NO_SYMLINK);
+});
+
+test('a new user namespace: maps sync, become root, devices bound not made', () => {
+  const s = spec((x) => {
+    x.linux!.namespaces!.push({ type: 'user' });
+    x.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    x.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  });
+  const { ops, userns } = compileCreatePlan(input(s));
+  assert.ok(userns);
+  assert.ok(ofType(ops, OpCode.CLONE)[0]!.flags & CLONE_NEWUSER);
+  const syncAt = ops.findIndex((o) => o.op === OpCode.SYNC);
+  assert.is(ops[syncAt + 1]!.op, OpCode.SET_ID);
+  assert.is(ofType(ops, OpCode.MKNOD).length, 0);
+  assert.ok(ofType(ops, OpCode.MOUNT).some((o) => o.target === '/dev/null' && o.flags === MS_BIND));
+});
+
+test('devices are made with mknod outside a user namespace', () => {
+  const nodes = ofType(compileCreatePlan(input(spec())).ops, OpCode.MKNOD).map((o) => o.path);
+  assert.ok(nodes.includes('/dev/null'));
+  assert.ok(nodes.includes('/dev/tty'));
+});
+
+test('a cgroup mount: tmpfs, one mount per hierarchy, read-only at the end', () => {
+  const m = ofType(compileCreatePlan(input(spec())).ops, OpCode.MOUNT).filter((o) => o.target.startsWith('/sys/fs/cgroup'));
+  assert.is(m[0]!.fstype, 'tmpfs');
+  assert.is(m[1]!.target, '/sys/fs/cgroup/memory');
+  assert.is(m[1]!.fstype, 'cgroup');
+  assert.is(m[1]!.data, 'memory');
+  assert.ok(m[m.length - 1]!.flags & MS_REMOUNT);
+});
+
+test('hooks add a sync point before pivot_root', () => {
+  const s = spec((x) => { x.hooks = { createRuntime: [{ path: '/bin/true' }] }; });
+  const { ops, syncPoints } = compileCreatePlan(input(s));
+  assert.equal(syncPoints, ['setup', 'hooks', 'created']);
+  const hooksAt = ops.findIndex((o) => o.op === OpCode.SYNC && o.name === 'hooks');
+  assert.ok(hooksAt < ops.findIndex((o) => o.op === OpCode.PIVOT_ROOT));
+});
+
+test('--no-pivot moves the root instead', () => {
+  const { ops } = compileCreatePlan(input(spec(), { noPivot: true }));
+  assert.is(ofType(ops, OpCode.PIVOT_ROOT).length, 0);
+  assert.is(ofType(ops, OpCode.MOVE_ROOT).length, 1);
+});
+
+test('bad configs are refused with the field named', () => {
+  const cases: Array<[(s: Spec) => void, RegExp]> = [
+    [(s) => { s.linux!.namespaces!.push({ type: 'pid' }); }, /duplicate namespace type "pid"/],
+    [(s) => { s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount'); }, /mount namespace is required/],
+    [(s) => { s.process!.terminal = true; }, /console socket/],
+    [(s) => { s.process!.args = []; }, /process.args/],
+    [(s) => { s.linux!.namespaces!.push({ type: 'user' }); }, /uidMappings/],
+    [(s) => { s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts'); }, /hostname/],
+    [(s) => { s.linux!.rootfsPropagation = 'sideways'; }, /rootfsPropagation/],
+  ];
+  for (const [mut, re] of cases) {
+    assert.throws(() => compileCreatePlan(input(spec(mut))), re);
+  }
+});
+
+test('rlimits, identity and capabilities come before the exec', () => {
+  const s = spec((x) => { x.process!.user = { uid: 1000, gid: 100, additionalGids: [10, 20] }; });
+  const { ops } = compileCreatePlan(input(s));
+  const user = ofType(ops, OpCode.USER)[0]!;
+  assert.equal([user.uid, user.gid, user.groups], [1000, 100, [10, 20]]);
+  const order = [OpCode.RLIMIT, OpCode.NO_NEW_PRIVS, OpCode.CAPBSET, OpCode.USER, OpCode.CAPSET, OpCode.CHDIR].map((c) => ops.findIndex((o) => o.op === c));
+  assert.equal([...order].sort((a, b) => a - b), order);
+  const capset = ofType(ops, OpCode.CAPSET)[0]!;
+  assert.is(capset.effective, (1n << 29n) | (1n << 5n) | (1n << 10n)); // AUDIT_WRITE, KILL, NET_BIND_SERVICE
+});
+
+test.run();
