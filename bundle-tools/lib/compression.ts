@@ -1,0 +1,55 @@
+// Layer compression: recognised from the blob's first bytes (media types lie, docker archives
+// carry no media type at all). gzip through zlib; zstd through the zstd(1) program when present.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Duplex, PassThrough } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { TrunError } from '../../runtime/errors';
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+export function sniffCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+export function fileCompression(file: string): Compression {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    const n = fs.readSync(fd, head, 0, 4, 0);
+    return sniffCompression(head.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A stream that turns compressed bytes into the plain tar stream. */
+export function decompressor(kind: Compression, what: string): Duplex {
+  switch (kind) {
+    case 'none':
+      return new PassThrough();
+    case 'gzip':
+      return zlib.createGunzip();
+    case 'zstd':
+      return zstdDecompressor(what);
+  }
+}
+
+function zstdDecompressor(what: string): Duplex {
+  const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const duplex = Duplex.from({ writable: child.stdin, readable: child.stdout });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.on('error', (err: NodeJS.ErrnoException) => {
+    const msg = err.code === 'ENOENT'
+      ? `${what}: zstd-compressed layers need the zstd program, which is not installed (unsupported media type here)`
+      : `${what}: run zstd: ${err.message}`;
+    duplex.destroy(new TrunError('EIMAGE', msg, { cause: err }));
+  });
+  child.on('exit', (code) => {
+    if (code !== 0 && code !== null) duplex.destroy(new TrunError('EIMAGE', `${what}: zstd failed: ${stderr.trim() || `exit ${code}`}`));
+  });
+  return duplex;
+}
