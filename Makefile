@@ -64,3 +64,10 @@ demo: build
 
 clean:
 	rm -rf dist build
+
+# trun-bundle's helper for mknod and xattrs (no Node.js API for either).
+build: dist/trun-bundle-fsops
+
+dist/trun-bundle-fsops: bundle-tools/native/fsops.c
+	@mkdir -p dist
+	$(CC) $(CFLAGS) -o $@ $<
