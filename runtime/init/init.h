@@ -1,0 +1,81 @@
+/* State shared by the op handlers, and the handlers themselves. Each op of the plan is run by
+ * one handler (table in ops.c); a handler returns 0, or -1 with the error record filled. The
+ * files that own the handlers:
+ *   ops.c      namespaces, files, ids, hostname, rlimits, umask, cwd, setsid (the small ones)
+ *   process.c  clone, sync, exec fifo, executable lookup, exec
+ *   mounts.c   rootfs, mounts, device nodes, symlinks, directories, pivot, masked/ro paths
+ *   caps.c     user, bounding set, capabilities, no_new_privs
+ *   seccomp.c  libseccomp filter
+ *   console.c  console socket and pty
+ */
+#ifndef TRUN_INIT_INIT_H
+#define TRUN_INIT_INIT_H
+
+#include "error.h"
+#include "plan.h"
+
+struct init_state {
+	int sync_fd;      /* the socket to trun (argv[1]); close-on-exec */
+	int rootfs_fd;    /* SET_ROOTFS: the directory IN_ROOT ops resolve against, or -1 */
+	int console_fd;   /* OPEN_CONSOLE_SOCKET: connected console socket, or -1 */
+	int fifo_fd;      /* OPEN_FIFO: O_PATH fd of the exec fifo, or -1 */
+	void *seccomp;    /* SECCOMP_INIT: the libseccomp context (scmp_filter_ctx), or NULL */
+	char *exec_path;  /* RESOLVE_EXEC: the file EXEC runs, or NULL (then argv[0]) */
+};
+
+typedef int (*op_handler)(struct init_state *st, const struct plan_op *op, struct init_error *err);
+
+/* Runs every op of the plan in order; returns -1 with the error record (message prefixed with
+ * the op's name) when one fails. Never returns after a successful EXEC. */
+int run_plan(struct init_state *st, const struct plan *plan, struct init_error *err);
+
+/* ops.c */
+int op_setns(struct init_state *, const struct plan_op *, struct init_error *);
+int op_unshare(struct init_state *, const struct plan_op *, struct init_error *);
+int op_write_file(struct init_state *, const struct plan_op *, struct init_error *);
+int op_set_id(struct init_state *, const struct plan_op *, struct init_error *);
+int op_sethostname(struct init_state *, const struct plan_op *, struct init_error *);
+int op_setdomainname(struct init_state *, const struct plan_op *, struct init_error *);
+int op_rlimit(struct init_state *, const struct plan_op *, struct init_error *);
+int op_umask(struct init_state *, const struct plan_op *, struct init_error *);
+int op_chdir(struct init_state *, const struct plan_op *, struct init_error *);
+int op_setsid(struct init_state *, const struct plan_op *, struct init_error *);
+
+/* process.c */
+int op_clone(struct init_state *, const struct plan_op *, struct init_error *);
+int op_sync(struct init_state *, const struct plan_op *, struct init_error *);
+int op_open_fifo(struct init_state *, const struct plan_op *, struct init_error *);
+int op_wait_fifo(struct init_state *, const struct plan_op *, struct init_error *);
+int op_resolve_exec(struct init_state *, const struct plan_op *, struct init_error *);
+int op_exec(struct init_state *, const struct plan_op *, struct init_error *);
+
+/* mounts.c */
+int op_set_rootfs(struct init_state *, const struct plan_op *, struct init_error *);
+int op_mount(struct init_state *, const struct plan_op *, struct init_error *);
+int op_mknod(struct init_state *, const struct plan_op *, struct init_error *);
+int op_symlink(struct init_state *, const struct plan_op *, struct init_error *);
+int op_mkdir(struct init_state *, const struct plan_op *, struct init_error *);
+int op_pivot_root(struct init_state *, const struct plan_op *, struct init_error *);
+int op_move_root(struct init_state *, const struct plan_op *, struct init_error *);
+int op_mask_path(struct init_state *, const struct plan_op *, struct init_error *);
+int op_readonly_path(struct init_state *, const struct plan_op *, struct init_error *);
+
+/* caps.c */
+int op_user(struct init_state *, const struct plan_op *, struct init_error *);
+int op_capbset(struct init_state *, const struct plan_op *, struct init_error *);
+int op_capset(struct init_state *, const struct plan_op *, struct init_error *);
+int op_no_new_privs(struct init_state *, const struct plan_op *, struct init_error *);
+
+/* seccomp.c */
+int op_seccomp_init(struct init_state *, const struct plan_op *, struct init_error *);
+int op_seccomp_rule(struct init_state *, const struct plan_op *, struct init_error *);
+int op_seccomp_load(struct init_state *, const struct plan_op *, struct init_error *);
+
+/* console.c */
+int op_open_console_socket(struct init_state *, const struct plan_op *, struct init_error *);
+int op_console(struct init_state *, const struct plan_op *, struct init_error *);
+
+/* sealed.c: re-exec from a sealed memfd copy unless already running from one (CVE-2019-5736). */
+int ensure_sealed_self(char **argv, int sync_fd, struct init_error *err);
+
+#endif
