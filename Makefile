@@ -8,11 +8,15 @@ INIT_SRC = $(wildcard runtime/init/*.c)
 INIT_HDR = $(wildcard runtime/init/*.h)
 TS_SRC = $(shell find spec runtime bundle-tools -name '*.ts' 2>/dev/null)
 
-.PHONY: all build typecheck lint types check-types test unit integration bench demo clean
+.PHONY: all setup build typecheck lint types check-types test unit integration bench demo clean
 
 all: build
 
 build: dist/trun.js dist/trun-bundle.js dist/trun-init build/subreaper
+
+# apt packages and node_modules, installed only when missing.
+setup:
+	@bash scripts/setup.sh
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
@@ -53,13 +57,15 @@ unit: build
 integration: build
 	build/subreaper node test/run.mjs integration
 
-test: build typecheck check-types
+test: setup
+	$(MAKE) build typecheck check-types
 	build/subreaper node test/run.mjs all
 
 bench: build
 	build/subreaper node_modules/.bin/tsx bench/lifecycle.ts
 
-demo: build
+demo: setup
+	$(MAKE) build
 	bash scripts/demo.sh
 
 clean:
@@ -70,4 +76,11 @@ build: dist/trun-bundle-fsops
 
 dist/trun-bundle-fsops: bundle-tools/native/fsops.c
 	@mkdir -p dist
+	$(CC) $(CFLAGS) -o $@ $<
+
+# Test helper for trun-init's CONSOLE op: a console-socket server that receives the pty master.
+build: build/recvtty
+
+build/recvtty: test/helpers/recvtty.c
+	@mkdir -p build
 	$(CC) $(CFLAGS) -o $@ $<

@@ -65,16 +65,20 @@ static void mirror_status(int status)
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
-static void wait_and_mirror(int sync_fd, pid_t child)
+static void install_forwarding(pid_t child)
 {
 	struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
-	char text[32];
-	int status = 0;
 
 	forward_to = child;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
 		sigaction(forwarded_signals[i], &sa, NULL);
+}
+
+static void wait_and_mirror(int sync_fd, pid_t child)
+{
+	char text[32];
+	int status = 0;
 
 	while (waitpid(child, &status, 0) < 0) {
 		if (errno != EINTR) {
@@ -124,6 +128,10 @@ int op_clone(struct init_state *st, const struct plan_op *op, struct init_error 
 	}
 
 	close(gate[0]);
+	/* In WAIT mode, forward signals from now on: the child cannot run before the gate opens,
+	 * so no signal meant for it can be lost. */
+	if (mode == CLONE_MODE_WAIT)
+		install_forwarding((pid_t)pid);
 	snprintf(text, sizeof(text), "%ld", pid);
 	if (sync_send_str(st->sync_fd, MSG_PID, text) < 0) {
 		/* A child trun does not know about must not run on. */
@@ -149,6 +157,12 @@ int op_sync(struct init_state *st, const struct plan_op *op, struct init_error *
 int op_open_fifo(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	const char *path = op->args[0].str;
+	/* Node.js has no mkfifo: the fifo is made here, in the state dir trun prepared. */
+	/* 0622: the process writes to it after switching to the container user, as in runc */
+	if (mkfifo(path, 0622) < 0 && errno != EEXIST)
+		return init_error_set(err, errno, "mkfifo \"%s\"", path);
+	if (chmod(path, 0622) < 0) /* the umask took the write bits away */
+		return init_error_set(err, errno, "chmod \"%s\"", path);
 	int fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return init_error_set(err, errno, "open \"%s\"", path);

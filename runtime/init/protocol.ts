@@ -107,7 +107,7 @@ export type Op =
   | { op: OpCode.SYNC; name: string }
   /** Connect to the unix socket at path (any length: connects through /proc/self/fd/<dir>/<name>). */
   | { op: OpCode.OPEN_CONSOLE_SOCKET; path: string }
-  /** open(path, O_PATH|O_CLOEXEC): the exec fifo, opened for writing later by WAIT_FIFO. */
+  /** mkfifo(path, 0622) unless it exists, then open(path, O_PATH|O_CLOEXEC): the exec fifo, opened for writing later by WAIT_FIFO. */
   | { op: OpCode.OPEN_FIFO; path: string }
   /** setresgid(gid) then setresuid(uid), keeping capabilities (used to become root in a new user namespace). */
   | { op: OpCode.SET_ID; uid: number; gid: number }
