@@ -12,6 +12,7 @@ import { TrunError, sysError } from '../errors';
 import { runHooks } from '../hooks';
 import { launchInit, type LaunchResult } from '../init/launch';
 import { cgroupManager, cgroupMountSources, type CgroupManager } from '../linux/cgroups';
+import { DEFAULT_DEVICE_RULES } from '../linux/devices';
 import { readProcStat, waitGone } from '../linux/proc';
 import { compileCreatePlan } from '../plan';
 import type { StoredState } from '../state';
@@ -96,7 +97,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
   try {
     cgroup = cgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.global.systemdCgroup });
     cgroup.create();
-    const warnings = cgroup.apply(spec.linux?.resources ?? {});
+    const resources = spec.linux?.resources ?? {};
+    const warnings = cgroup.apply({ ...resources, devices: [...(resources.devices ?? []), ...DEFAULT_DEVICE_RULES] });
     for (const w of warnings ?? []) ctx.warn(w);
 
     const plan = compileCreatePlan({

@@ -30,3 +30,21 @@ export function deviceMode(dev: LinuxDevice): number {
   if (type === undefined) throw new Error(`unknown device type "${dev.type}"`);
   return type | ((dev.fileMode ?? 0o666) & 0o7777);
 }
+
+/**
+ * Device cgroup rules every container gets after its config's own (runc does the same): mknod of
+ * anything, and use of the default devices, the console and ptys.
+ */
+export const DEFAULT_DEVICE_RULES: ReadonlyArray<{ allow: boolean; type: string; major?: number; minor?: number; access: string }> = [
+  { allow: true, type: 'c', access: 'm' },
+  { allow: true, type: 'b', access: 'm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
+  { allow: true, type: 'c', major: 136, access: 'rwm' },
+];

@@ -1,0 +1,163 @@
+// Integration-test harness: a private --root, bundles with a busybox rootfs, and a way to run the
+// built CLI (dist/trun.js) and see what it left behind.
+import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { defaultSpec } from '../../runtime/defaults';
+import type { Spec } from '../../spec/types/runtime';
+import { makeBusyboxRootfs } from './rootfs';
+
+export const REPO = path.resolve(__dirname, '../..');
+export const TRUN = path.join(REPO, 'dist/trun.js');
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOpts {
+  /** Extra fds for the trun process, from fd 3 on. */
+  extraFds?: number[];
+  input?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+let counter = 0;
+
+export class TestEnv {
+  readonly dir: string;
+  readonly root: string;
+  private readonly template: string;
+
+  constructor(name: string) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `trun-test-${name}-`));
+    fs.chmodSync(this.dir, 0o755); // a user-namespaced container's root must reach its rootfs
+    this.root = path.join(this.dir, 'state');
+    this.template = makeBusyboxRootfs(path.join(this.dir, 'template'));
+  }
+
+  /** A unique container id for this run. */
+  id(prefix = 'c'): string {
+    counter += 1;
+    return `${prefix}-${process.pid}-${counter}`;
+  }
+
+  /** A bundle with its own copy of the busybox rootfs and a config from runc's defaults. */
+  bundle(mut: (s: Spec) => void = () => {}, args: string[] = ['true']): string {
+    const dir = fs.mkdtempSync(path.join(this.dir, 'bundle-'));
+    fs.chmodSync(dir, 0o755);
+    spawnSync('cp', ['-a', this.template, path.join(dir, 'rootfs')], { stdio: 'inherit' });
+    const spec = defaultSpec({ terminal: false, args });
+    spec.root!.readonly = false;
+    mut(spec);
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+    return dir;
+  }
+
+  /** Runs `trun --root <root> ARGS` to completion; stdout and stderr go through files, which containers may keep open. */
+  trun(args: string[], opts: RunOpts = {}): Result {
+    const out = path.join(this.dir, `out-${process.pid}-${++counter}`);
+    const errf = `${out}.err`;
+    const o = fs.openSync(out, 'w+');
+    const e = fs.openSync(errf, 'w+');
+    const stdio: StdioOptions = [opts.input !== undefined ? 'pipe' : 'ignore', o, e, ...(opts.extraFds ?? [])];
+    try {
+      const r = spawnSync(process.execPath, [TRUN, '--root', this.root, ...args], {
+        stdio,
+        ...(opts.input !== undefined ? { input: opts.input } : {}),
+        env: { ...process.env, ...(opts.env ?? {}) },
+        cwd: opts.cwd ?? this.dir,
+        timeout: 60_000,
+      });
+      return {
+        code: r.status ?? (r.signal ? 128 + (os.constants.signals[r.signal] ?? 0) : -1),
+        stdout: fs.readFileSync(out, 'utf8'),
+        stderr: fs.readFileSync(errf, 'utf8'),
+      };
+    } finally {
+      fs.closeSync(o);
+      fs.closeSync(e);
+      fs.rmSync(out, { force: true });
+      fs.rmSync(errf, { force: true });
+    }
+  }
+
+  /** Like trun(), but asserts success and returns stdout. */
+  ok(args: string[], opts: RunOpts = {}): string {
+    const r = this.trun(args, opts);
+    if (r.code !== 0) throw new Error(`trun ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** Starts trun without waiting (a foreground `run` to signal, say). */
+  spawn(args: string[]) {
+    return spawn(process.execPath, [TRUN, '--root', this.root, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.dir });
+  }
+
+  state(id: string): { status: string; pid: number; [k: string]: unknown } {
+    return JSON.parse(this.ok(['state', id]));
+  }
+
+  /** Polls until the container reports `status` (or the deadline passes). */
+  async waitStatus(id: string, status: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const st = this.state(id);
+      if (st.status === status) return;
+      if (Date.now() > deadline) throw new Error(`container ${id} is ${st.status}, expected ${status}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Deletes every container left under this root and removes the temp dir. */
+  cleanup(): void {
+    if (fs.existsSync(this.root)) {
+      for (const id of fs.readdirSync(this.root)) this.trun(['delete', '--force', id]);
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** What the host looks like, to compare before and after a command: mounts, processes, cgroups. */
+export interface HostSnapshot {
+  mounts: string[];
+  pids: Set<number>;
+  cgroups: string[];
+}
+
+function cgroupDirs(): string[] {
+  const out: string[] = [];
+  for (const base of ['/sys/fs/cgroup/memory/trun', '/sys/fs/cgroup/pids/trun', '/sys/fs/cgroup/unified/trun', '/sys/fs/cgroup/trun']) {
+    try {
+      for (const d of fs.readdirSync(base)) if (fs.statSync(path.join(base, d)).isDirectory()) out.push(path.join(base, d));
+    } catch {
+      // hierarchy absent
+    }
+  }
+  return out.sort();
+}
+
+export function snapshot(): HostSnapshot {
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ').slice(3, 5).join(' ')).filter(Boolean).sort();
+  const pids = new Set(fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number));
+  return { mounts, pids, cgroups: cgroupDirs() };
+}
+
+/** Processes that appeared since `before` and are still alive (not zombies). */
+export function newProcesses(before: HostSnapshot): number[] {
+  const now = snapshot();
+  return [...now.pids].filter((p) => !before.pids.has(p)).filter((p) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      // ignore kernel threads and the processes this check itself is made of
+      return state !== 'Z' && cmd.length > 0 && !cmd.includes('trun-test-ignore');
+    } catch {
+      return false;
+    }
+  });
+}

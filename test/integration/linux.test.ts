@@ -1,0 +1,171 @@
+// Linux features of a container, each checked from inside a real one.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TestEnv } from '../helpers/trun';
+import type { Spec } from '../../spec/types/runtime';
+
+const env = new TestEnv('linux');
+test.after(() => env.cleanup());
+
+function run(mut: (s: Spec) => void, script: string) {
+  return env.trun(['run', '-b', env.bundle(mut, ['sh', '-c', script]), env.id()]);
+}
+
+test('a bind mount is visible both ways', () => {
+  const host = fs.mkdtempSync(path.join(env.dir, 'bind-'));
+  fs.writeFileSync(path.join(host, 'from-host'), 'hello from host\n');
+  const r = run((s) => { s.mounts!.push({ destination: '/data', type: 'bind', source: host, options: ['rbind', 'rw'] }); },
+    'cat /data/from-host && echo hello from container > /data/from-container');
+  assert.is(r.stderr, '');
+  assert.is(r.stdout, 'hello from host\n');
+  assert.is(fs.readFileSync(path.join(host, 'from-container'), 'utf8'), 'hello from container\n');
+});
+
+test('a read-only bind fails writes with EROFS', () => {
+  const host = fs.mkdtempSync(path.join(env.dir, 'robind-'));
+  const r = run((s) => { s.mounts!.push({ destination: '/ro', type: 'bind', source: host, options: ['rbind', 'ro'] }); },
+    'echo x > /ro/f; echo status=$?');
+  assert.match(r.stderr, /Read-only file system/);
+  assert.match(r.stdout, /status=1/);
+  assert.not.ok(fs.existsSync(path.join(host, 'f')));
+});
+
+test('a file bind mount creates its target', () => {
+  const file = path.join(env.dir, 'single.txt');
+  fs.writeFileSync(file, 'one file\n');
+  const r = run((s) => { s.mounts!.push({ destination: '/etc/single.txt', type: 'bind', source: file, options: ['bind', 'ro'] }); }, 'cat /etc/single.txt');
+  assert.is(r.stdout, 'one file\n');
+});
+
+test('tmpfs with size and mode', () => {
+  const r = run((s) => { s.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'size=1m', 'mode=1777'] }); },
+    "grep ' /scratch ' /proc/mounts; stat -c %a /scratch");
+  const [line, mode] = r.stdout.trim().split('\n');
+  assert.match(line!, /^tmpfs \/scratch tmpfs rw,nosuid.*size=1024k/);
+  assert.is(mode, '1777');
+});
+
+test('masked and read-only paths', () => {
+  const r = run((s) => {
+    s.linux!.maskedPaths = ['/proc/timer_list', '/proc/acpi', '/etc/no-such-dir'];
+    s.linux!.readonlyPaths = ['/proc/sys'];
+  }, 'wc -c < /proc/timer_list; ls /proc/acpi | wc -l; echo 1 > /proc/sys/kernel/domainname; echo status=$?');
+  assert.ok(fs.readFileSync('/proc/timer_list').length > 0, 'the host file has content');
+  const lines = r.stdout.trim().split('\n');
+  assert.is(lines[0], '0');
+  assert.is(lines[1], '0');
+  assert.is(lines[2], 'status=1');
+  assert.match(r.stderr, /Read-only file system/);
+});
+
+test('the default devices and /dev links exist', () => {
+  const r = run(() => {}, 'for d in null zero full random urandom tty; do stat -c "%n %t:%T" /dev/$d; done; readlink /dev/fd; readlink /dev/stdin; echo x > /dev/null && echo null-ok');
+  assert.is(r.stderr, '');
+  assert.match(r.stdout, /\/dev\/null 1:3\n/);
+  assert.match(r.stdout, /\/dev\/urandom 1:9\n/);
+  assert.match(r.stdout, /\/dev\/tty 5:0\n/);
+  assert.match(r.stdout, /\/proc\/self\/fd\n\/proc\/self\/fd\/0\n/);
+  assert.match(r.stdout, /null-ok/);
+});
+
+test('sysctl, rlimits and the readonly root', () => {
+  const r = run((s) => {
+    s.linux!.sysctl = { 'kernel.domainname': 'example.test' };
+    s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 256, hard: 512 }];
+    s.root!.readonly = true;
+  }, 'cat /proc/sys/kernel/domainname; ulimit -n; ulimit -Hn; touch /x; echo status=$?');
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines, ['example.test', '256', '512', 'status=1']);
+  assert.match(r.stderr, /Read-only file system/);
+});
+
+test('capabilities are dropped to the configured sets', () => {
+  const r = run((s) => {
+    s.process!.capabilities = { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] };
+  }, 'grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status');
+  assert.is(r.stdout, 'CapPrm:\t0000000000000020\nCapEff:\t0000000000000020\nCapBnd:\t0000000000000020\n');
+});
+
+test('a container joins another container\'s network namespace', async () => {
+  const a = env.id('net');
+  env.ok(['run', '-d', '-b', env.bundle(() => {}, ['sleep', '1000']), a]);
+  const pid = env.state(a).pid;
+  const hostView = fs.readlinkSync(`/proc/${pid}/ns/net`);
+  const r = run((s) => {
+    s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: `/proc/${pid}/ns/net` } : n));
+  }, 'readlink /proc/self/ns/net');
+  assert.is(r.stdout.trim(), hostView);
+  assert.is.not(hostView, fs.readlinkSync('/proc/self/ns/net'));
+  env.ok(['delete', '-f', a]);
+});
+
+test('a user-namespaced container sees its own mapping', () => {
+  const r = run((s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  }, 'cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u /bin/busybox');
+  assert.is(r.stderr, '');
+  const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+  assert.equal(lines, ['0 100000 65536', '0 100000 65536', '0', '65534']);
+});
+
+test('new namespaces differ from the host\'s', () => {
+  const r = run(() => {}, 'for n in mnt uts ipc net pid cgroup; do readlink /proc/self/ns/$n; done');
+  const inside = r.stdout.trim().split('\n');
+  const host = ['mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup'].map((n) => fs.readlinkSync(`/proc/self/ns/${n}`));
+  assert.is(inside.length, 6);
+  inside.forEach((ns, i) => assert.is.not(ns, host[i]));
+});
+
+test('hooks run in order with the state on stdin', () => {
+  const log = path.join(env.dir, 'hooks.log');
+  const hook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `printf '%s ' ${name} >> ${log}; cat >> ${log}; echo >> ${log}`] });
+  const id = env.id();
+  const bundle = env.bundle((s) => {
+    s.hooks = {
+      prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], createContainer: [hook('createContainer')],
+      startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'echo startContainer-in-container > /tmp/hook-ran'] }],
+      poststart: [hook('poststart')], poststop: [hook('poststop')],
+    };
+  }, ['sh', '-c', 'cat /tmp/hook-ran']);
+  const r = env.trun(['run', '-b', bundle, id]);
+  assert.is(r.stderr, '');
+  assert.is(r.stdout, 'startContainer-in-container\n', 'startContainer ran inside the container before the process');
+  const entries = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => {
+    const sp = l.indexOf(' ');
+    return { name: l.slice(0, sp), state: JSON.parse(l.slice(sp + 1)) as { id: string; status: string; pid: number; bundle: string } };
+  });
+  assert.equal(entries.map((e) => e.name), ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop']);
+  for (const e of entries) {
+    assert.is(e.state.id, id);
+    assert.is(e.state.bundle, bundle);
+  }
+  assert.is(entries[0]!.state.status, 'creating');
+  assert.ok(entries[0]!.state.pid > 0);
+  assert.is(entries[3]!.state.status, 'running');
+  assert.is(entries[4]!.state.status, 'stopped');
+});
+
+test('a failing createRuntime hook fails create and cleans up', () => {
+  const id = env.id();
+  const bundle = env.bundle((s) => { s.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo hook says no >&2; exit 7'] }] }; }, ['sleep', '1000']);
+  const r = env.trun(['create', '-b', bundle, id]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /error running createRuntime hook #0: exit status 7, stderr: hook says no/);
+  assert.not.ok(fs.existsSync(path.join(env.root, id)));
+});
+
+test('a hook past its timeout is killed', () => {
+  const id = env.id();
+  const bundle = env.bundle((s) => { s.hooks = { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '30'], timeout: 1 }] }; });
+  const started = Date.now();
+  const r = env.trun(['create', '-b', bundle, id]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /createRuntime hook #0: timed out after 1s/);
+  assert.ok(Date.now() - started < 20_000);
+});
+
+test.run();
