@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TrunError } from '../../runtime/errors';
-import { type CgroupHost, cgroupManager, detectHost } from '../../runtime/linux/cgroups';
+import { type CgroupHost, cgroupManager, detectHost, loadCgroupManager } from '../../runtime/linux/cgroups';
 import { HYBRID_MOUNTINFO, V1_MOUNTINFO, V2_MOUNTINFO, rebase } from './cgroups-fixtures';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trun-cg-unit-'));
@@ -143,12 +143,16 @@ test('v2: default device rules accepted with a warning, anything else refused', 
   const w = manager(f).apply({
     devices: [
       { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', access: 'm' },
+      { allow: true, type: 'b', access: 'm' },
       { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+      { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
       { allow: true, type: 'c', major: 136, access: 'rwm' },
     ],
   });
   assert.equal(w, ['device cgroup rules are not enforced on cgroup v2 yet (no eBPF device filter)']);
   einval(() => manager(f).apply({ devices: [{ allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }] }), /need an eBPF device filter/);
+  einval(() => manager(f).apply({ devices: [{ allow: true, type: 'b', access: 'rwm' }] }), /allow "b \*:\*"/);
   einval(() => manager(f).apply({ devices: [{ allow: false, type: 'c', major: 1, minor: 3, access: 'w' }] }), /deny "c 1:3"/);
 });
 
@@ -215,6 +219,56 @@ test('mount sources: one cgroup2 entry on v2, each hierarchy named on hybrid', (
   assert.ok(names.includes('systemd:cgroup:name=systemd'));
   assert.ok(names.includes('unified:cgroup2:'));
   assert.ok(names.includes('memory:cgroup:memory'));
+});
+
+test('v1: a memory limit of 0 means unset, not "OOM at once"', () => {
+  const f = fake(V1_MOUNTINFO, []);
+  fs.writeFileSync(path.join(f.dir('memory'), 'memory.limit_in_bytes'), 'untouched');
+  manager(f).apply({ memory: { limit: 0, reservation: 0 } });
+  assert.is(f.read('memory', 'memory.limit_in_bytes'), 'untouched');
+});
+
+test('v2 stats: cpu.stat, memory, io.stat, pids, hugetlb parsed into runc shape', () => {
+  const f = fake(V2_MOUNTINFO, ALL_V2);
+  const files: Record<string, string> = {
+    'cpu.stat': 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 7\nnr_throttled 3\nthrottled_usec 20\n',
+    'memory.current': '4096\n',
+    'memory.max': 'max\n',
+    'memory.peak': '8192\n',
+    'memory.events': 'low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n',
+    'memory.stat': 'anon 100\nfile 200\nsock 3\n',
+    'io.stat': '8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n',
+    'pids.current': '2\n',
+    'pids.max': 'max\n',
+    'hugetlb.2MB.current': '0\n',
+    'hugetlb.2MB.max': '2097152\n',
+  };
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(f.dir('unified'), name), text);
+  const s = manager(f).stats();
+  assert.equal(s.cpu.usage, { total: 1_500_000, user: 1_000_000, kernel: 500_000 });
+  assert.equal(s.cpu.throttling, { periods: 7, throttled_periods: 3, throttled_time: 20_000 });
+  assert.equal(s.memory.usage, { usage: 4096, max: 8192, limit: 0, failcnt: 5 });
+  assert.is(s.memory.cache, 200);
+  assert.is(s.memory.kernelTCP.usage, 3);
+  assert.equal(s.pids, { current: 2, limit: 0 });
+  assert.equal(s.blkio.ioServiceBytesRecursive.slice(0, 2), [
+    { major: 8, minor: 0, op: 'Read', value: 10 },
+    { major: 8, minor: 0, op: 'Write', value: 20 },
+  ]);
+  assert.equal(s.hugetlb['2MB'], { usage: 0, max: 2097152, failcnt: 0 });
+});
+
+test('loadCgroupManager: the saved paths are the manager; frozen() is false once the cgroup is gone', () => {
+  const f = fake(V2_MOUNTINFO, ALL_V2);
+  const paths = manager(f).paths;
+  const loaded = loadCgroupManager(paths);
+  assert.equal(loaded.paths, paths);
+  fs.writeFileSync(path.join(f.dir('unified'), 'cgroup.events'), 'populated 1\nfrozen 1\n');
+  assert.ok(loaded.frozen());
+  const gone = loadCgroupManager({ unified: path.join(f.root, 'no-such-cgroup') });
+  assert.not.ok(gone.frozen());
+  assert.equal(gone.pids(), []);
+  gone.destroy(); // fine when missing
 });
 
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -181,8 +181,10 @@ class Manager implements CgroupManager {
     else thawV2(f.dir);
   }
 
+  /** False, not an error, once the cgroup is gone: `trun state` asks this of stopped containers. */
   frozen(): boolean {
     const f = this.freezer();
+    if (!fs.existsSync(f.dir)) return false;
     return f.version === 1 ? freezerState(f.dir) === 'FROZEN' : frozenV2(f.dir);
   }
 

@@ -27,7 +27,8 @@ function writeTolerant(d: ControllerDir, name: string, value: string | number, w
 }
 
 function memory(m: LinuxMemory, d: ControllerDir): void {
-  const limit = m.limit;
+  // 0 means "not set" (as runc, and as on v2): a zero limit would OOM the container at once.
+  const limit = m.limit === 0 ? undefined : m.limit;
   // Unlimited memory with swap left unset means both unlimited (memsw may never be below limit).
   let swap = m.swap;
   if (limit === -1 && (swap === undefined || swap === 0)) swap = -1;
@@ -45,7 +46,7 @@ function memory(m: LinuxMemory, d: ControllerDir): void {
   if (writeSwap && memswFirst) d.write(memsw, swap ?? -1);
   if (limit !== undefined) d.write('memory.limit_in_bytes', limit);
   if (writeSwap && !memswFirst) d.write(memsw, swap ?? -1);
-  if (m.reservation !== undefined) d.write('memory.soft_limit_in_bytes', m.reservation);
+  if (m.reservation !== undefined && m.reservation !== 0) d.write('memory.soft_limit_in_bytes', m.reservation);
   if (m.kernel !== undefined) writeTolerant(d, 'memory.kmem.limit_in_bytes', m.kernel, 'memory.kernel');
   if (m.kernelTCP !== undefined) writeTolerant(d, 'memory.kmem.tcp.limit_in_bytes', m.kernelTCP, 'memory.kernelTCP');
   if (m.swappiness !== undefined) {
