@@ -1,0 +1,42 @@
+// trun-bundle create IMAGE BUNDLE: unpack (or reuse) the image's layers and assemble the bundle.
+import { createBundle, type CreateBundleResult } from '../lib/bundle';
+import type { ConfigOptions } from '../lib/config-gen';
+import { parseMountFlag } from '../lib/mount-flags';
+import type { ProgressFn } from '../lib/progress';
+import { Store } from '../lib/store';
+
+export interface CreateCommand {
+  store: string;
+  image: string;
+  bundle: string;
+  args?: string[];
+  entrypoint?: string[];
+  cmd?: string[];
+  env: string[];
+  cwd?: string;
+  user?: string;
+  hostname?: string;
+  readOnly: boolean;
+  tty: boolean;
+  mounts: string[];
+  callerEnv: Record<string, string | undefined>;
+  rootless: boolean;
+  onProgress?: ProgressFn;
+}
+
+export async function create(c: CreateCommand): Promise<CreateBundleResult> {
+  const config: ConfigOptions = {
+    env: c.env, readOnly: c.readOnly, terminal: c.tty, rootless: c.rootless,
+    mounts: c.mounts.map((m) => parseMountFlag('mount', m)),
+  };
+  if (c.args !== undefined) config.args = c.args;
+  if (c.entrypoint !== undefined) config.entrypoint = c.entrypoint;
+  if (c.cmd !== undefined) config.cmd = c.cmd;
+  if (c.cwd !== undefined) config.cwd = c.cwd;
+  if (c.user !== undefined) config.user = c.user;
+  if (c.hostname !== undefined) config.hostname = c.hostname;
+  const store = new Store(c.store).init();
+  const o: Parameters<typeof createBundle>[0] = { store, image: c.image, bundle: c.bundle, config, callerEnv: c.callerEnv };
+  if (c.onProgress) o.onProgress = c.onProgress;
+  return createBundle(o);
+}

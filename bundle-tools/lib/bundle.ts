@@ -1,0 +1,222 @@
+// Bundles made from images: BUNDLE/{upper,work,rootfs,config.json,trun-bundle.json}, with rootfs
+// an overlayfs mount of the image's cached layers under upper/. trun-bundle.json marks the
+// directory as ours and says which image and layers it stacks.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TrunError, sysError } from '../../runtime/errors';
+import { generateSpec, volumeDirName, type ConfigOptions } from './config-gen';
+import { FsOps } from './fsops';
+import { ensureLayer } from './layer-cache';
+import { isMountPoint, mountOverlay, mountsUnder, unmount } from './overlay';
+import { readFileInRoot, resolveInRoot } from './path-safety';
+import { processesRootedAt } from './processes';
+import type { ProgressFn } from './progress';
+import { BUNDLE_MARKER, Store, type Image } from './store';
+
+export interface BundleMeta {
+  version: 1;
+  store: string;
+  image: string;
+  manifest: string;
+  config: string;
+  diffIDs: string[];
+  created: string;
+}
+
+export interface CreateBundleOptions {
+  store: Store;
+  image: string;
+  bundle: string;
+  config: ConfigOptions;
+  callerEnv?: Record<string, string | undefined>;
+  onProgress?: ProgressFn;
+}
+
+export interface CreateBundleResult {
+  bundle: string;
+  image: Image;
+  unpackedLayers: number;
+  cachedLayers: number;
+}
+
+export async function createBundle(o: CreateBundleOptions): Promise<CreateBundleResult> {
+  const bundle = path.resolve(o.bundle);
+  const store = o.store;
+  const image = store.resolve(o.image);
+  const diffIDs = image.config.rootfs.diff_ids;
+
+  const createdDir = prepareEmptyDir(bundle);
+  const rootfs = path.join(bundle, 'rootfs');
+  const meta: BundleMeta = {
+    version: 1, store: store.root, image: o.image, manifest: image.manifestDigest, config: image.configDigest, diffIDs,
+    created: new Date().toISOString(),
+  };
+  let fsops: FsOps | null = null;
+  try {
+    writeJson(path.join(bundle, BUNDLE_MARKER), meta);
+    // The record goes in before any layer is unpacked, so a concurrent gc keeps those layers.
+    await store.withLock(async () => {
+      store.resolve(image.manifestDigest);
+      store.addBundleRecord({ bundle, manifest: image.manifestDigest, diffIDs, created: meta.created });
+    });
+
+    fsops = new FsOps();
+    const layers = image.manifest.layers;
+    const totalBytes = layers.reduce((n, l, i) => n + (store.hasLayer(diffIDs[i]!) ? 0 : l.size), 0);
+    let bytes = 0;
+    let unpacked = 0;
+    const lower: string[] = [];
+    for (let i = 0; i < layers.length; i++) {
+      const report = (done = false): void => o.onProgress?.({ phase: 'unpack', layer: i + 1, layers: layers.length, bytes, totalBytes, done });
+      const r = await ensureLayer(store, layers[i]!, diffIDs[i]!, fsops, {
+        onBytes: (n) => {
+          bytes += n;
+          report();
+        },
+      });
+      if (r.unpacked) unpacked++;
+      lower.unshift(r.dir);
+    }
+    o.onProgress?.({ phase: 'unpack', layer: layers.length, layers: layers.length, bytes, totalBytes, done: true });
+    await fsops.close();
+    fsops = null;
+
+    for (const d of ['upper', 'work', 'rootfs']) fs.mkdirSync(path.join(bundle, d), { mode: 0o755 });
+    mountOverlay({ lower, upper: path.join(bundle, 'upper'), work: path.join(bundle, 'work'), target: rootfs });
+
+    const volumeDirs = makeVolumeDirs(bundle, rootfs, Object.keys(image.config.config?.Volumes ?? {}));
+    const spec = generateSpec({
+      image: image.config,
+      options: o.config,
+      passwd: readFileInRoot(rootfs, '/etc/passwd'),
+      group: readFileInRoot(rootfs, '/etc/group'),
+      volumeDirs,
+      callerEnv: o.callerEnv ?? {},
+    });
+    writeJson(path.join(bundle, 'config.json'), spec);
+    return { bundle, image, unpackedLayers: unpacked, cachedLayers: layers.length - unpacked };
+  } catch (err) {
+    if (fsops) await fsops.close().catch(() => undefined);
+    cleanupBundle(bundle, createdDir);
+    await store.withLock(async () => store.removeBundleRecord(bundle)).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Image volumes are directories in the bundle, seeded with what the image has at that path
+ * (docker's anonymous volumes). Named volumes and -v are a later issue.
+ */
+function makeVolumeDirs(bundle: string, rootfs: string, volumes: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  if (volumes.length === 0) return out;
+  fs.mkdirSync(path.join(bundle, 'volumes'), { mode: 0o755 });
+  for (const dest of volumes.sort()) {
+    if (!dest.startsWith('/')) throw new TrunError('EIMAGE', `image volume "${dest}" is not an absolute path`);
+    const dir = path.join(bundle, 'volumes', volumeDirName(dest));
+    const src = resolveInRoot(rootfs, dest);
+    if (src !== null && fs.lstatSync(src).isDirectory()) {
+      const r = spawnSync('cp', ['-a', `${src}/.`, dir], { encoding: 'utf8' });
+      if (r.status !== 0) throw new TrunError('ESYS', `seed volume "${dest}" from the image: ${(r.stderr || r.error?.message || '').trim()}`, { path: dir });
+    } else {
+      fs.mkdirSync(dir, { mode: 0o755 });
+    }
+    out.set(dest, dir);
+  }
+  return out;
+}
+
+/** Creates the bundle directory, or accepts an existing empty one; returns whether it was created. */
+function prepareEmptyDir(bundle: string): boolean {
+  try {
+    fs.mkdirSync(bundle, { mode: 0o711 });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw sysError('mkdir', bundle, err);
+  }
+  const st = fs.lstatSync(bundle);
+  if (!st.isDirectory()) throw new TrunError('EBUNDLE', `bundle "${bundle}" exists and is not a directory`, { path: bundle });
+  if (fs.readdirSync(bundle).length > 0) throw new TrunError('EBUNDLE', `bundle directory "${bundle}" is not empty`, { path: bundle });
+  return false;
+}
+
+function cleanupBundle(bundle: string, removeDir: boolean): void {
+  try {
+    for (const m of mountsUnder(bundle)) unmount(m);
+  } catch {
+    // best effort: the error that brought us here matters more
+  }
+  if (removeDir) fs.rmSync(bundle, { recursive: true, force: true });
+  else for (const e of fs.readdirSync(bundle)) fs.rmSync(path.join(bundle, e), { recursive: true, force: true });
+}
+
+export function readBundleMeta(bundle: string): BundleMeta {
+  const file = path.join(path.resolve(bundle), BUNDLE_MARKER);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new TrunError('EBUNDLE', `"${path.resolve(bundle)}" is not a trun-bundle bundle (no ${BUNDLE_MARKER})`, { path: bundle });
+    }
+    throw sysError('read', file, err);
+  }
+  let meta: BundleMeta;
+  try {
+    meta = JSON.parse(text) as BundleMeta;
+  } catch {
+    throw new TrunError('EBUNDLE', `"${file}": not valid JSON`, { path: file });
+  }
+  if (meta.version !== 1 || typeof meta.manifest !== 'string' || !Array.isArray(meta.diffIDs)) {
+    throw new TrunError('EBUNDLE', `"${file}": not a trun-bundle bundle description`, { path: file });
+  }
+  return meta;
+}
+
+export interface RemoveBundleOptions {
+  store?: Store;
+}
+
+/** Unmounts and deletes a bundle made by createBundle; refuses while a process runs on it. */
+export async function removeBundle(bundleArg: string, o: RemoveBundleOptions = {}): Promise<void> {
+  const bundle = path.resolve(bundleArg);
+  const meta = readBundleMeta(bundle);
+  const rootfs = path.join(bundle, 'rootfs');
+  if (isMountPoint(rootfs)) {
+    const pids = processesRootedAt(rootfs);
+    if (pids.length > 0) {
+      throw new TrunError('EBUNDLE', `bundle "${bundle}" is in use by a running container (pid ${pids.join(', ')}); stop it first`, { path: bundle });
+    }
+  }
+  for (const m of mountsUnder(bundle)) unmount(m);
+  fs.rmSync(bundle, { recursive: true, force: true });
+  const store = o.store ?? new Store(meta.store);
+  if (fs.existsSync(path.join(store.root, 'index.json'))) {
+    await store.withLock(async () => store.removeBundleRecord(bundle));
+  }
+}
+
+/** Mounts a bundle's rootfs again (after a reboot); a no-op when mounted. */
+export function mountBundle(bundleArg: string, store?: Store): void {
+  const bundle = path.resolve(bundleArg);
+  const meta = readBundleMeta(bundle);
+  const rootfs = path.join(bundle, 'rootfs');
+  if (isMountPoint(rootfs)) return;
+  const s = store ?? new Store(meta.store);
+  const lower = meta.diffIDs.map((d) => s.layerDir(d)).reverse();
+  for (const l of lower) if (!fs.existsSync(l)) throw new TrunError('EBUNDLE', `layer "${l}" of bundle "${bundle}" is missing from the store`, { path: l });
+  mountOverlay({ lower, upper: path.join(bundle, 'upper'), work: path.join(bundle, 'work'), target: rootfs });
+}
+
+function writeJson(file: string, value: unknown): void {
+  const tmp = `${file}.tmp`;
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o644 });
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw sysError('write', file, err);
+  }
+}

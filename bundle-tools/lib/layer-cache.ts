@@ -1,0 +1,61 @@
+// The content-addressed cache of unpacked layers: store/layers/<diffID hex>/ holds one layer in
+// overlayfs form. A layer is unpacked into tmp/ and renamed into place only once complete and
+// verified, so a second bundle of the same image, or a concurrent one, unpacks nothing.
+import * as fs from 'node:fs';
+import { TrunError } from '../../runtime/errors';
+import type { Descriptor } from '../../spec/types/image';
+import { FsOps } from './fsops';
+import type { Store } from './store';
+import { unpackLayer } from './unpack';
+
+const LAYER_MEDIA_TYPES = new Set([
+  'application/vnd.oci.image.layer.v1.tar',
+  'application/vnd.oci.image.layer.v1.tar+gzip',
+  'application/vnd.oci.image.layer.v1.tar+zstd',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+  'application/vnd.docker.image.rootfs.diff.tar',
+  'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  'application/vnd.docker.image.rootfs.diff.tar.zstd',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+]);
+
+export function checkLayerMediaType(desc: Descriptor): void {
+  if (!LAYER_MEDIA_TYPES.has(desc.mediaType)) {
+    throw new TrunError('EIMAGE', `layer ${desc.digest}: unsupported media type "${desc.mediaType}"`);
+  }
+}
+
+export interface LayerProgress {
+  /** Called with the number of blob bytes read since the last call. */
+  onBytes?: (n: number) => void;
+}
+
+/**
+ * Returns the cached directory of a layer, unpacking it first when needed. `fsops` is shared
+ * across the layers of one image.
+ */
+export async function ensureLayer(store: Store, desc: Descriptor, diffID: string, fsops: FsOps, progress: LayerProgress = {}): Promise<{ dir: string; unpacked: boolean }> {
+  const dir = store.layerDir(diffID);
+  if (fs.existsSync(dir)) return { dir, unpacked: false };
+  checkLayerMediaType(desc);
+  if (!store.hasBlob(desc.digest)) throw new TrunError('EIMAGE', `layer ${desc.digest} is missing from the store`, { path: store.blobPath(desc.digest) });
+  const tmp = store.tmpPath('layer');
+  fs.mkdirSync(tmp, { mode: 0o755 });
+  try {
+    await unpackLayer({ file: store.blobPath(desc.digest), digest: desc.digest, size: desc.size, diffID }, tmp, fsops, progress.onBytes);
+    try {
+      fs.renameSync(tmp, dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
+      // Another process finished the same layer first: use theirs.
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    return { dir, unpacked: true };
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
