@@ -1,5 +1,6 @@
 // `trun run`: create and start in one go. In the foreground it waits for the container, passes
 // on the signals trun receives, deletes the container afterwards and returns its exit code.
+import type { ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import type { Context } from '../context';
 import { TrunError } from '../errors';
@@ -16,32 +17,46 @@ export interface RunOptions extends CreateOptions {
 
 /** Returns the container's exit code in the foreground (128 + n when killed by signal n), 0 detached. */
 export async function runContainer(ctx: Context, opts: RunOptions): Promise<number> {
-  const created = await createContainer(ctx, opts, !opts.detach);
-  try {
-    await startContainer(ctx, opts.id);
-  } catch (e) {
-    await deleteContainer(ctx, { id: opts.id, force: true }).catch(() => undefined);
-    throw e;
-  }
-  if (opts.detach) return 0;
-
-  const child = created.child;
-  const unsubscribe = opts.forwardSignals?.((sig) => {
-    try { process.kill(created.pid, sig); } catch { /* already exited */ }
+  // Forward from the start: a signal that arrives while the container is being set up must not
+  // be lost (or kill trun and orphan the container).
+  let pid = 0;
+  let pending: NodeJS.Signals[] = [];
+  const deliver = (sig: NodeJS.Signals) => {
+    try { process.kill(pid, sig); } catch { /* already exited */ }
+  };
+  const unsubscribe = opts.detach ? undefined : opts.forwardSignals?.((sig) => {
+    if (pid) deliver(sig);
+    else pending.push(sig);
   });
   try {
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve([child.exitCode, child.signalCode]);
-      else child.once('exit', (c, s) => resolve([c, s]));
-    });
-    if (signal) {
-      const n = os.constants.signals[signal] as number | undefined;
-      if (n === undefined) throw new TrunError('ESYS', `container exited on unknown signal ${signal}`, { id: opts.id });
-      return 128 + n;
+    const created = await createContainer(ctx, opts, !opts.detach);
+    pid = created.pid;
+    try {
+      await startContainer(ctx, opts.id);
+    } catch (e) {
+      await deleteContainer(ctx, { id: opts.id, force: true }).catch(() => undefined);
+      throw e;
     }
-    return code ?? 0;
+    if (opts.detach) return 0;
+    for (const sig of pending) deliver(sig);
+    pending = [];
+    return await waitExit(created.child, opts.id);
   } finally {
     unsubscribe?.();
-    if (!opts.keep) await deleteContainer(ctx, { id: opts.id, force: true });
+    if (!opts.detach && !opts.keep && pid) await deleteContainer(ctx, { id: opts.id, force: true });
   }
+}
+
+/** The first init process mirrors the container's exit: its code, or the signal that killed it. */
+async function waitExit(child: ChildProcess, id: string): Promise<number> {
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve([child.exitCode, child.signalCode]);
+    else child.once('exit', (c, s) => resolve([c, s]));
+  });
+  if (signal) {
+    const n = os.constants.signals[signal] as number | undefined;
+    if (n === undefined) throw new TrunError('ESYS', `container exited on unknown signal ${signal}`, { id });
+    return 128 + n;
+  }
+  return code ?? 0;
 }
