@@ -3,7 +3,7 @@
 import type { Context, GlobalOptions } from '../context';
 import { defaultGlobals } from '../context';
 import { TrunError } from '../errors';
-import { bool, num, parseArgs, str, type FlagSpec, type Parsed } from './args';
+import { bool, list, num, parseArgs, str, type FlagSpec, type Parsed } from './args';
 import { logEvent } from './log';
 
 const VERSION = '0.1.0';
@@ -32,6 +32,8 @@ const CREATE_FLAGS: FlagSpec[] = [
 
 interface Command {
   flags: FlagSpec[];
+  /** Stop parsing flags after this many positional arguments (exec ID cmd -x...). */
+  stopAfter?: number;
   usage: string;
   /** Number of positional arguments required (at least). */
   args: number;
@@ -54,6 +56,12 @@ function createOpts(p: Parsed) {
 }
 
 const SIGNALS_TO_FORWARD: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+/** Foreground run/exec: pass the signals trun receives on to the container's process. */
+function forwardProcessSignals(forward: (signal: NodeJS.Signals) => void): () => void {
+  const handlers = SIGNALS_TO_FORWARD.map((s) => { const h = () => forward(s); process.on(s, h); return [s, h] as const; });
+  return () => { for (const [s, h] of handlers) process.off(s, h); };
+}
 
 const COMMANDS: Record<string, Command> = {
   create: {
@@ -81,11 +89,116 @@ const COMMANDS: Record<string, Command> = {
         ...createOpts(p),
         detach: bool(p, 'detach'),
         keep: bool(p, 'keep'),
-        forwardSignals: (forward) => {
-          const handlers = SIGNALS_TO_FORWARD.map((s) => { const h = () => forward(s); process.on(s, h); return [s, h] as const; });
-          return () => { for (const [s, h] of handlers) process.off(s, h); };
-        },
+        forwardSignals: forwardProcessSignals,
       });
+    },
+  },
+  exec: {
+    flags: [
+      { name: 'console-socket', type: 'string' }, { name: 'cwd', type: 'string' }, { name: 'env', aliases: ['e'], type: 'list' },
+      { name: 'tty', aliases: ['t'], type: 'bool' }, { name: 'user', aliases: ['u'], type: 'string' },
+      { name: 'additional-gids', aliases: ['g'], type: 'list' }, { name: 'process', aliases: ['p'], type: 'string' },
+      { name: 'detach', aliases: ['d'], type: 'bool' }, { name: 'pid-file', type: 'string' }, { name: 'process-label', type: 'string' },
+      { name: 'apparmor', type: 'string' }, { name: 'no-new-privs', type: 'bool' }, { name: 'cap', aliases: ['c'], type: 'list' },
+      { name: 'preserve-fds', type: 'number' }, { name: 'cgroup', type: 'list' }, { name: 'ignore-paused', type: 'bool' },
+    ],
+    usage: 'exec [command options] <container-id> <command> [command options]  ||  -p process.json <container-id>', args: 1,
+    stopAfter: 1,
+    run: async (ctx, p) => {
+      const { execProcess } = await import('../commands/exec');
+      const gids = list(p, 'additional-gids').map((g) => {
+        const n = Number(g);
+        if (!Number.isInteger(n) || n < 0) throw new TrunError('EINVAL', `invalid additional-gids value "${g}"`);
+        return n;
+      });
+      const o: import('../commands/exec').ExecOptions = {
+        id: idOf(p), args: p.positional.slice(1), tty: bool(p, 'tty'), detach: bool(p, 'detach'),
+        env: list(p, 'env'), additionalGids: gids, caps: list(p, 'cap'), noNewPrivs: bool(p, 'no-new-privs'),
+        preserveFds: num(p, 'preserve-fds') ?? 0, ignorePaused: bool(p, 'ignore-paused'),
+        forwardSignals: forwardProcessSignals,
+      };
+      const setIf = <K extends keyof typeof o>(k: K, v: (typeof o)[K] | undefined) => { if (v !== undefined) o[k] = v; };
+      setIf('processFile', str(p, 'process'));
+      setIf('consoleSocket', str(p, 'console-socket'));
+      setIf('pidFile', str(p, 'pid-file'));
+      setIf('cwd', str(p, 'cwd'));
+      setIf('user', str(p, 'user'));
+      setIf('apparmor', str(p, 'apparmor'));
+      setIf('processLabel', str(p, 'process-label'));
+      if (!o.processFile && o.args.length === 0) throw new TrunError('EINVAL', 'exec needs a command, or --process');
+      return execProcess(ctx, o);
+    },
+  },
+  pause: {
+    flags: [], usage: 'pause <container-id>', args: 1,
+    run: async (ctx, p) => {
+      const { pauseContainer } = await import('../commands/pause');
+      await pauseContainer(ctx, idOf(p));
+      return 0;
+    },
+  },
+  resume: {
+    flags: [], usage: 'resume <container-id>', args: 1,
+    run: async (ctx, p) => {
+      const { resumeContainer } = await import('../commands/pause');
+      await resumeContainer(ctx, idOf(p));
+      return 0;
+    },
+  },
+  ps: {
+    flags: [{ name: 'format', aliases: ['f'], type: 'string' }], usage: 'ps [command options] <container-id> [ps options]', args: 1,
+    stopAfter: 1,
+    run: async (ctx, p, out) => {
+      const { psContainer } = await import('../commands/ps');
+      const format = str(p, 'format') ?? 'table';
+      if (format !== 'table' && format !== 'json') throw new TrunError('EINVAL', `invalid format option "${format}"`);
+      out.write(await psContainer(ctx, idOf(p), format, p.positional.slice(1)));
+      return 0;
+    },
+  },
+  events: {
+    flags: [{ name: 'stats', type: 'bool' }, { name: 'interval', type: 'string' }], usage: 'events [command options] <container-id>', args: 1,
+    run: async (ctx, p, out) => {
+      const { containerEvents } = await import('../commands/events');
+      const { parseDuration } = await import('./duration');
+      const abort = new AbortController();
+      const stop = () => abort.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        await containerEvents(ctx, { id: idOf(p), stats: bool(p, 'stats'), intervalMs: parseDuration(str(p, 'interval') ?? '5s') },
+          (ev) => out.write(`${JSON.stringify(ev)}\n`), abort.signal);
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+      return 0;
+    },
+  },
+  update: {
+    flags: [
+      { name: 'resources', aliases: ['r'], type: 'string' },
+      ...['blkio-weight', 'cpu-period', 'cpu-quota', 'cpu-share', 'cpu-rt-period', 'cpu-rt-runtime', 'cpuset-cpus', 'cpuset-mems',
+        'memory', 'memory-reservation', 'memory-swap', 'pids-limit', 'kernel-memory', 'kernel-memory-tcp', 'l3-cache-schema', 'mem-bw-schema']
+        .map((name): FlagSpec => ({ name, type: 'string' })),
+    ],
+    usage: 'update [command options] <container-id>', args: 1,
+    run: async (ctx, p) => {
+      const { updateContainer } = await import('../commands/update');
+      const o: import('../commands/update').UpdateOptions = { id: idOf(p), flags: {} };
+      const res = str(p, 'resources');
+      if (res !== undefined) {
+        const fs = await import('node:fs');
+        const text = res === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(res, 'utf8');
+        try {
+          o.resources = JSON.parse(text);
+        } catch (e) {
+          throw new TrunError('EINVAL', `--resources: invalid JSON: ${(e as Error).message}`);
+        }
+      }
+      for (const [k, v] of Object.entries(p.flags)) if (k !== 'resources' && typeof v === 'string') (o.flags as Record<string, string>)[k] = v;
+      await updateContainer(ctx, o);
+      return 0;
     },
   },
   state: {
@@ -187,7 +300,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, cwd: string, 
     }
     const cmd = COMMANDS[name];
     if (!cmd) throw new TrunError('EINVAL', `No help topic for '${name}'`);
-    const p = parseArgs(top.positional.slice(1), cmd.flags.concat({ name: 'help', aliases: ['h'], type: 'bool' }));
+    const p = parseArgs(top.positional.slice(1), cmd.flags.concat({ name: 'help', aliases: ['h'], type: 'bool' }),
+      cmd.stopAfter === undefined ? {} : { stopAfter: cmd.stopAfter });
     if (bool(p, 'help')) {
       out.write(`usage: trun ${cmd.usage}\n`);
       return 0;
