@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
-import { encodePax, paxEntryBytes } from '../../bundle-tools/lib/tar-format';
+import { paxEntryBytes, paxFor, type TarHeader } from '../../bundle-tools/lib/tar-format';
 
 export interface CraftedEntry {
   name: string;
@@ -29,18 +29,16 @@ export async function makeTar(entries: CraftedEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.on('data', (c: unknown) => {
+      chunks.push(c as Buffer);
+    });
     pack.on('end', () => resolve());
     pack.on('error', reject);
   });
   for (const e of entries) {
     const type = e.type ?? 'file';
     const content = type === 'file' ? Buffer.from(e.content ?? '') : Buffer.alloc(0);
-    if (e.xattrs) {
-      const pax = encodePax(Object.entries(e.xattrs).map(([k, v]) => [`SCHILY.xattr.${k}`, v]));
-      pack.push(paxEntryBytes(pax)); // between entries: raw bytes keep binary values intact
-    }
-    const header = {
+    let header = {
       name: e.name,
       type,
       size: content.length,
@@ -52,6 +50,14 @@ export async function makeTar(entries: CraftedEntry[]): Promise<Buffer> {
       devmajor: e.devmajor ?? 0,
       devminor: e.devminor ?? 0,
     } as PackHeader;
+    if (e.xattrs) {
+      const xattrs = new Map(Object.entries(e.xattrs).map(([k, v]) => [k, Buffer.from(v)]));
+      const p = paxFor(header as unknown as TarHeader, xattrs);
+      if (p) {
+        pack.push(paxEntryBytes(p.pax)); // between entries: raw bytes keep binary values intact
+        header = p.header as unknown as PackHeader;
+      }
+    }
     await new Promise<void>((resolve, reject) => pack.entry(header, content, (err) => (err ? reject(err) : resolve())));
   }
   pack.finalize();
