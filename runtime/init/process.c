@@ -157,15 +157,25 @@ int op_sync(struct init_state *st, const struct plan_op *op, struct init_error *
 int op_open_fifo(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	const char *path = op->args[0].str;
-	/* Node.js has no mkfifo: the fifo is made here, in the state dir trun prepared. */
-	/* 0622: the process writes to it after switching to the container user, as in runc */
-	if (mkfifo(path, 0622) < 0 && errno != EEXIST)
+	struct stat sb;
+	mode_t old_mask;
+	int fd, r;
+
+	/* Node.js has no mkfifo: the fifo is made here, in the state dir trun prepared, mode 0622
+	 * exactly (whatever our umask): the container process opens it for writing after switching
+	 * to the container's user, as in runc. An existing fifo is used as it is. */
+	old_mask = umask(0);
+	r = mkfifo(path, 0622);
+	umask(old_mask);
+	if (r < 0 && errno != EEXIST)
 		return init_error_set(err, errno, "mkfifo \"%s\"", path);
-	if (chmod(path, 0622) < 0) /* the umask took the write bits away */
-		return init_error_set(err, errno, "chmod \"%s\"", path);
-	int fd = open(path, O_PATH | O_CLOEXEC);
+	fd = open(path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return init_error_set(err, errno, "open \"%s\"", path);
+	if (fstat(fd, &sb) < 0 || !S_ISFIFO(sb.st_mode)) {
+		close(fd);
+		return init_error_set(err, 0, "\"%s\" exists and is not a fifo", path);
+	}
 	if (st->fifo_fd >= 0)
 		close(st->fifo_fd);
 	st->fifo_fd = fd;

@@ -195,6 +195,104 @@ test('container: new pid/mount/uts/ipc namespaces, proc in root, pivot, hostname
     assert.is.not(os.hostname(), 'trun-box');
   }));
 
+test('MOVE_ROOT (--no-pivot) also makes the rootfs the root', () =>
+  withTemp(async (dir) => {
+    const rootfs = makeBusyboxRootfs(path.join(dir, 'rootfs'));
+    fs.writeFileSync(path.join(rootfs, 'marker'), 'inside');
+    const r = await runInit([...containerStart(rootfs), { op: OpCode.MOVE_ROOT }, sh('cat /marker; echo; test -e ' + JSON.stringify(rootfs) + ' && echo host-visible || echo host-hidden')]);
+    assert.is(r.stderr, '');
+    assert.is(r.stdout, 'inside\nhost-hidden\n');
+    assert.is(r.code, 0);
+  }));
+
+test('SETNS joins the namespace of another process; UNSHARE makes a new one', async () => {
+  let joined = '';
+  let unshared = '';
+  let missing: string[] = [];
+  // Container A: a new uts namespace with its own name, held at a sync point while B joins it.
+  const a = await runInit([
+    { op: OpCode.CLONE, flags: CLONE_NEWUTS, mode: CloneMode.WAIT },
+    { op: OpCode.SETHOSTNAME, name: 'joined-box' },
+    { op: OpCode.SYNC, name: 'hold' },
+  ], {
+    onSync: async (_name, _init, frames) => {
+      const pidA = Number(text(ofType(frames, MsgType.PID)[0]!));
+      const b = await runInit([{ op: OpCode.SETNS, path: `/proc/${pidA}/ns/uts`, nstype: CLONE_NEWUTS }, hostSh('hostname')]);
+      joined = b.stdout;
+      const c = await runInit([
+        { op: OpCode.UNSHARE, flags: CLONE_NEWUTS },
+        { op: OpCode.SETHOSTNAME, name: 'fresh-box' },
+        { op: OpCode.SETDOMAINNAME, name: 'fresh.domain' },
+        hostSh('hostname; cat /proc/sys/kernel/domainname'),
+      ]);
+      unshared = c.stdout;
+      const d = await runInit([{ op: OpCode.SETNS, path: '/proc/999999999/ns/net', nstype: 0 }]);
+      missing = ofType(d.frames, MsgType.ERROR).map(text);
+      return 'abort';
+    },
+  });
+  assert.is(a.code, 1); // the aborted child exits 1, mirrored by its parent
+  assert.is(joined, 'joined-box\n');
+  assert.is(unshared, 'fresh-box\nfresh.domain\n');
+  assert.equal(missing, ['setns: open "/proc/999999999/ns/net": no such file or directory']);
+  assert.is.not(os.hostname(), 'joined-box');
+});
+
+test('a new user namespace: trun writes the maps at a sync point, SET_ID becomes its root', async () => {
+  const r = await runInit([
+    { op: OpCode.CLONE, flags: 0x10000000 /* CLONE_NEWUSER */ | CLONE_NEWNS, mode: CloneMode.WAIT },
+    { op: OpCode.SYNC, name: 'maps' },
+    { op: OpCode.SET_ID, uid: 0, gid: 0 },
+    { op: OpCode.USER, uid: 0, gid: 0, groups: [] },
+    hostSh('id -u; id -g; cat /proc/self/uid_map | tr -s " "; grep CapEff /proc/self/status'),
+  ], {
+    onSync: (_name, _init, frames) => {
+      const pid = Number(text(ofType(frames, MsgType.PID)[0]!));
+      fs.writeFileSync(`/proc/${pid}/uid_map`, '0 100000 65536\n');
+      fs.writeFileSync(`/proc/${pid}/gid_map`, '0 100000 65536\n');
+      return 'go';
+    },
+  });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, '0\n0\n 0 100000 65536\nCapEff:\t000001ffffffffff\n'.replace('000001ffffffffff', capEffAll()));
+});
+
+/** CapEff of a process with every capability the kernel knows (root of a new user namespace). */
+function capEffAll(): string {
+  const last = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  return ((1n << BigInt(last + 1)) - 1n).toString(16).padStart(16, '0');
+}
+
+test('WRITE_FILE, RLIMIT, UMASK, CHDIR and SETSID', () =>
+  withTemp(async (dir) => {
+    const r = await runInit([
+      { op: OpCode.WRITE_FILE, path: path.join(dir, 'new'), data: 'line one\nline two\n', create: true },
+      { op: OpCode.RLIMIT, resource: 7 /* RLIMIT_NOFILE */, soft: 100n, hard: 200n },
+      { op: OpCode.UMASK, mask: 0o027 },
+      { op: OpCode.CHDIR, path: dir },
+      { op: OpCode.SETSID },
+      hostSh('ulimit -n; ulimit -Hn; umask; pwd; test "$(cut -d" " -f6 /proc/$$/stat)" = "$$" && echo session-leader'),
+    ]);
+    assert.is(r.stderr, '');
+    assert.is(r.stdout, `100\n200\n0027\n${dir}\nsession-leader\n`);
+    assert.is(fs.readFileSync(path.join(dir, 'new'), 'utf8'), 'line one\nline two\n');
+    const noCreate = await runInit([{ op: OpCode.WRITE_FILE, path: path.join(dir, 'absent'), data: 'x', create: false }]);
+    assert.equal(ofType(noCreate.frames, MsgType.ERROR).map(text), [`write_file: open "${path.join(dir, 'absent')}": no such file or directory`]);
+  }));
+
+test('OPEN_FIFO makes the exec fifo with mode 0622 whatever the umask, and refuses a non-fifo', () =>
+  withTemp(async (dir) => {
+    const fifo = path.join(dir, 'exec.fifo');
+    const r = await runInit([{ op: OpCode.UMASK, mask: 0o077 }, { op: OpCode.OPEN_FIFO, path: fifo }]);
+    assert.is(r.code, 0, r.stderr);
+    const st = fs.statSync(fifo);
+    assert.ok(st.isFIFO());
+    assert.is(st.mode & 0o777, 0o622);
+    fs.writeFileSync(path.join(dir, 'plain'), '');
+    const bad = await runInit([{ op: OpCode.OPEN_FIFO, path: path.join(dir, 'plain') }]);
+    assert.equal(ofType(bad.frames, MsgType.ERROR).map(text), [`open_fifo: "${path.join(dir, 'plain')}" exists and is not a fifo`]);
+  }));
+
 test('the exit code of the container passes through, as status and EXIT frame', () =>
   withTemp(async (dir) => {
     const rootfs = makeBusyboxRootfs(path.join(dir, 'rootfs'));
