@@ -93,6 +93,16 @@ static void wait_and_mirror(int sync_fd, pid_t child)
 	mirror_status(status);
 }
 
+static void close_state_fds(struct init_state *st)
+{
+	int *fds[] = { &st->rootfs_fd, &st->console_fd, &st->fifo_fd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
 int op_clone(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	uint64_t flags = op->args[0].num;
@@ -129,9 +139,13 @@ int op_clone(struct init_state *st, const struct plan_op *op, struct init_error 
 
 	close(gate[0]);
 	/* In WAIT mode, forward signals from now on: the child cannot run before the gate opens,
-	 * so no signal meant for it can be lost. */
-	if (mode == CLONE_MODE_WAIT)
+	 * so no signal meant for it can be lost. The waiting parent needs none of the plan's fds:
+	 * holding the console socket would hide the child's close from the caller, holding the
+	 * rootfs would pin its mount. */
+	if (mode == CLONE_MODE_WAIT) {
 		install_forwarding((pid_t)pid);
+		close_state_fds(st);
+	}
 	snprintf(text, sizeof(text), "%ld", pid);
 	if (sync_send_str(st->sync_fd, MSG_PID, text) < 0) {
 		/* A child trun does not know about must not run on. */
@@ -274,8 +288,8 @@ static int cloexec_from(unsigned int from)
 
 	if (syscall(SYS_close_range, from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return 0;
-	if (errno != ENOSYS && errno != EINVAL)
-		return -1;
+	/* ENOSYS/EINVAL on old kernels, EPERM from a seccomp profile written before close_range
+	 * existed (the filter may already be loaded): walk /proc/self/fd with fcntl instead. */
 	d = opendir("/proc/self/fd");
 	if (d == NULL)
 		return -1;

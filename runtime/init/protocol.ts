@@ -10,7 +10,8 @@
 //   init -> trun   PID    (decimal host pid of the process created by a CLONE op)
 //   init -> trun   SYNC   (name of a sync point; the init then blocks until the answer)
 //   trun -> init   GO     (carry on)   |  ABORT (text; the init exits 1 without a word)
-//   init -> trun   ERROR  (text: "<op name>: <what> \"<path>\": <strerror>"; the init then exits 1)
+//   init -> trun   ERROR  (text: "<op name>: <what> \"<path>\": <strerror>"; the init then exits 1,
+//                          or 127/126 when execve itself failed: ENOENT/anything else)
 //   init -> trun   EXIT   (decimal wait status of the child, sent by the parent of a CLONE in
 //                          wait mode just before it exits)
 //
