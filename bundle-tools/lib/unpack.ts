@@ -140,7 +140,14 @@ class Applier {
       case 'link': {
         const linkRel = normalizeEntryPath(header.linkname ?? '', `hard link "${rel}" to`);
         if (linkRel === '') throw new TrunError('EIMAGE', `hard link "${rel}": empty target`, { path: rel });
-        ensureParentDirs(this.root, linkRel, false);
+        try {
+          ensureParentDirs(this.root, linkRel, false);
+        } catch (err) {
+          if (err instanceof TrunError && /does not exist$/.test(err.message)) {
+            throw new TrunError('EIMAGE', `hard link "${rel}" to "${linkRel}": target is not in this layer`, { path: rel });
+          }
+          throw err;
+        }
         const source = lstatOrNull(path.join(this.root, linkRel));
         if (source === null) throw new TrunError('EIMAGE', `hard link "${rel}" to "${linkRel}": target is not in this layer`, { path: rel });
         if (source.isDirectory()) throw new TrunError('EIMAGE', `hard link "${rel}" to "${linkRel}": target is a directory`, { path: rel });

@@ -1,6 +1,7 @@
 // Crafted tarballs for trun-bundle's tests: layers with whiteouts, hard links, devices, PAX
 // xattrs, and the hostile shapes of node-tar's 2021 advisories. Built with tar-stream so tests
 // can write entries no honest tool would.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -144,4 +145,49 @@ export async function makeLayerFile(file: string, entries: CraftedEntry[], compr
   const data = compress ? gzip(raw) : raw;
   fs.writeFileSync(file, data);
   return { file, digest: sha256(data), size: data.length, diffID: sha256(raw) };
+}
+
+/** One line per entry below `dir` (type, mode, owner, size/target, content hash): for exact tree comparisons. */
+export function snapshotTree(dir: string, opts: { mtime?: boolean } = {}): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const name of fs.readdirSync(path.join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const full = path.join(dir, r);
+      const st = fs.lstatSync(full);
+      const type = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : '?';
+      let extra = '';
+      if (type === 'f') extra = sha256(fs.readFileSync(full)).slice(7, 19);
+      if (type === 'l') extra = `-> ${fs.readlinkSync(full)}`;
+      if (type === 'c' || type === 'b') extra = `${st.rdev}`;
+      const mtime = opts.mtime && type !== 'l' ? ` @${Math.floor(st.mtimeMs / 1000)}` : '';
+      out.push(`${type} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${r} ${extra}${mtime}`.trimEnd());
+      if (type === 'd') walk(r);
+    }
+  };
+  walk('');
+  return out;
+}
+
+/** Unmounts everything at or below `dir` (deepest first); for test cleanup. */
+export function unmountAll(dir: string): void {
+  let real: string;
+  try {
+    real = fs.realpathSync(dir);
+  } catch {
+    return;
+  }
+  const mps = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => m !== undefined && (m === real || m.startsWith(real + '/')))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mps) execFileSync('umount', ['-l', m]);
+}
+
+/** Mount points at or below `dir`. */
+export function mountsBelow(dir: string): string[] {
+  const real = fs.realpathSync(dir);
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => m !== undefined && (m === real || m.startsWith(real + '/')));
 }
