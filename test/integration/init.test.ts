@@ -1,7 +1,7 @@
 // trun-init driven directly with hand-written plans over its sync socket: real namespaces,
 // mounts, credentials and seccomp (runs as root). Each test spawns dist/trun-init with the
 // socket at fd 3 and plays trun's side of the protocol.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
 import * as os from 'node:os';
@@ -215,7 +215,7 @@ test('SETNS joins the namespace of another process; UNSHARE makes a new one', as
     { op: OpCode.SETHOSTNAME, name: 'joined-box' },
     { op: OpCode.SYNC, name: 'hold' },
   ], {
-    onSync: async (_name, _init, frames) => {
+    onSync: async (_name, _init, frames): Promise<SyncAnswer> => {
       const pidA = Number(text(ofType(frames, MsgType.PID)[0]!));
       const b = await runInit([{ op: OpCode.SETNS, path: `/proc/${pidA}/ns/uts`, nstype: CLONE_NEWUTS }, hostSh('hostname')]);
       joined = b.stdout;
@@ -606,7 +606,7 @@ test('CLONE in DETACH mode reports the pid first, exits 0 and leaves the child r
       initExited = new Promise((res) => init.on('exit', (code) => res(code)));
     },
     onFrame: (m) => { if (m.type === MsgType.PID) childPid = Number(text(m)); },
-    onSync: async (name, _init, frames) => {
+    onSync: async (name, _init, frames): Promise<SyncAnswer> => {
       assert.is(name, 'child-alive');
       assert.is(frames[0]!.type, MsgType.PID); // the gate: PID always comes first
       assert.is(await initExited, 0);
@@ -744,8 +744,8 @@ test('the init runs from a sealed memfd copy and is not dumpable', async () => {
 
 test('EXEC resets signal dispositions, marks fds beyond the preserved ones close-on-exec, sets LISTEN_PID', async () => {
   const script = 'echo pid=$$ $LISTEN_PID $LISTEN_FDS; grep -E "^Sig(Blk|Ign)" /proc/self/status; for f in 3 4 5 6; do test -e /proc/self/fd/$f && echo -n "$f "; done; echo';
-  const exec = (preserveFds: number): Op => ({
-    op: OpCode.EXEC, argv: [BUSYBOX, 'sh', '-c', script], env: ['LISTEN_FDS=1', 'LISTEN_PID=999999'], preserveFds, flags: ExecFlag.LISTEN_PID,
+  const exec = (preserveFds: number, flags: number = ExecFlag.LISTEN_PID): Op => ({
+    op: OpCode.EXEC, argv: [BUSYBOX, 'sh', '-c', script], env: ['LISTEN_FDS=1', 'LISTEN_PID=999999'], preserveFds, flags,
   });
   // fds 4 and 5 are inherited pipes; fd 3 is the sync socket (close-on-exec whatever happens).
   const r = await runInit([exec(0)], { extraFds: 2, ignoreSignals: ['USR1', 'PIPE', 'HUP'] });
@@ -760,7 +760,7 @@ test('EXEC resets signal dispositions, marks fds beyond the preserved ones close
 
   const kept = await runInit([exec(2)], { extraFds: 2 });
   assert.is(kept.stdout.split('\n')[3], '4 ');
-  const withoutFlag = await runInit([{ ...exec(0), flags: 0 }]);
+  const withoutFlag = await runInit([exec(0, 0)]);
   assert.match(withoutFlag.stdout, / 999999 1\n/);
 });
 
