@@ -4,16 +4,14 @@
 import * as path from 'node:path';
 import type { LinuxDevice, Mount, Spec } from '../spec/types/runtime';
 import { TrunError } from './errors';
-import { CloneMode, ExecFlag, MountFlag, OpCode, RLIM_INFINITY, type Op } from './init/protocol';
-import { capabilityMask } from './linux/capabilities';
+import { CloneMode, MountFlag, OpCode, type Op } from './init/protocol';
 import { DEFAULT_DEVICES, DEV_SYMLINKS, deviceMode } from './linux/devices';
 import {
   BIND_REMOUNT_FLAGS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE,
   parseMountOptions, propagationFlag,
 } from './linux/mount-options';
 import { CLONE_NEWTIME, CLONE_NEWUSER, JOIN_ORDER, NAMESPACES, isNamespaceType, type NamespaceType } from './linux/namespaces';
-import { RLIMITS } from './linux/rlimits';
-import { DEFAULT_PATH } from './defaults';
+import { processSteps, type HostSecurity } from './process-plan';
 
 /**
  * Sync points the create plan stops at; the caller answers each with GO.
@@ -48,6 +46,7 @@ export interface CreatePlanInput {
   foreground?: boolean;
   /** The host's cgroup hierarchies, for `cgroup` mounts. */
   cgroupMounts: CgroupMountSource[];
+  host: HostSecurity;
   /** Whether a bind source is a directory (a stat on the host, made by the caller). */
   isDirectory: (hostPath: string) => boolean;
 }
@@ -170,55 +169,6 @@ function deviceOps(devices: readonly LinuxDevice[], userns: boolean): Op[] {
   });
 }
 
-function rlimitValue(v: number): bigint {
-  // JSON cannot carry 2^64-1 exactly; anything at or past 2^63 means "unlimited".
-  return v >= 2 ** 63 || v < 0 ? RLIM_INFINITY : BigInt(v);
-}
-
-function envPath(env: readonly string[]): string {
-  const entry = env.find((e) => e.startsWith('PATH='));
-  return entry ? entry.slice(5) : DEFAULT_PATH;
-}
-
-/** The steps that turn the prepared process into the user's: limits, identity, capabilities. */
-function processOps(id: string, spec: Spec): { pre: Op[]; seccompBeforeExec: Op[] } {
-  const proc = spec.process;
-  if (!proc) fail(id, 'process: must be set to create a container');
-  const pre: Op[] = [];
-  for (const r of proc.rlimits ?? []) {
-    const resource = RLIMITS[r.type];
-    if (resource === undefined) fail(id, `process.rlimits: unknown rlimit type "${r.type}"`);
-    pre.push({ op: OpCode.RLIMIT, resource, soft: rlimitValue(r.soft), hard: rlimitValue(r.hard) });
-  }
-  const caps = proc.capabilities;
-  const seccomp = seccompOps(spec);
-  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping capabilities.
-  const seccompEarly = !proc.noNewPrivileges;
-  if (proc.noNewPrivileges) pre.push({ op: OpCode.NO_NEW_PRIVS });
-  if (seccompEarly) pre.push(...seccomp);
-  if (caps) pre.push({ op: OpCode.CAPBSET, keep: capabilityMask(caps.bounding ?? []) });
-  const user = proc.user ?? {};
-  pre.push({ op: OpCode.USER, uid: user.uid ?? 0, gid: user.gid ?? 0, groups: user.additionalGids ?? [] });
-  pre.push({ op: OpCode.UMASK, mask: user.umask ?? 0o022 });
-  if (caps) {
-    pre.push({
-      op: OpCode.CAPSET,
-      effective: capabilityMask(caps.effective ?? []),
-      permitted: capabilityMask(caps.permitted ?? []),
-      inheritable: capabilityMask(caps.inheritable ?? []),
-      ambient: capabilityMask(caps.ambient ?? []),
-    });
-  }
-  pre.push({ op: OpCode.CHDIR, path: proc.cwd });
-  return { pre, seccompBeforeExec: seccompEarly ? [] : seccomp };
-}
-
-/** Seccomp is compiled by runtime/linux/seccomp.ts once it exists; until then a config asking for it is refused. */
-function seccompOps(spec: Spec): Op[] {
-  if (spec.linux?.seccomp) throw new TrunError('EINVAL', 'linux.seccomp: seccomp is not supported yet');
-  return [];
-}
-
 export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   const { spec, id } = input;
   const proc = spec.process;
@@ -318,14 +268,11 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
     ops.push({ op: OpCode.SETSID });
   }
 
-  const { pre, seccompBeforeExec } = processOps(id, spec);
-  ops.push(...pre);
-  const env = proc.env ?? [];
-  ops.push({ op: OpCode.RESOLVE_EXEC, file: proc.args[0]!, path: envPath(env) });
+  const steps = processSteps(id, proc, spec.linux, input.host, input.preserveFds);
+  ops.push(...steps.prepare);
   sync('created');
   ops.push({ op: OpCode.WAIT_FIFO });
-  ops.push(...seccompBeforeExec);
-  ops.push({ op: OpCode.EXEC, argv: proc.args, env, preserveFds: input.preserveFds, flags: ExecFlag.LISTEN_PID });
+  ops.push(...steps.finish);
 
   return { ops, rootfs, newNamespaces: ns.creates, userns, syncPoints };
 }

@@ -14,6 +14,7 @@ import { launchInit, type LaunchResult } from '../init/launch';
 import { cgroupManager, cgroupMountSources, type CgroupManager } from '../linux/cgroups';
 import { DEFAULT_DEVICE_RULES } from '../linux/devices';
 import { readProcStat, waitGone } from '../linux/proc';
+import { probeHostSecurity } from '../linux/security';
 import { compileCreatePlan } from '../plan';
 import type { StoredState } from '../state';
 import { validateId } from '../state';
@@ -111,6 +112,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       noPivot: opts.noPivot ?? false,
       foreground,
       cgroupMounts: cgroupMountSources(cgroup),
+      host: probeHostSecurity(),
       isDirectory: (p) => {
         try { return fs.statSync(p).isDirectory(); } catch { return true; }
       },

@@ -1,6 +1,17 @@
-// `trun exec`: run a new process inside a running container (stub: being implemented).
+// `trun exec`: run a new process inside a created or running container. It joins all the
+// container's namespaces and its cgroup, with its own user, capabilities, rlimits and seccomp.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Process } from '../../spec/types/runtime';
+import { cgroupOf, statusOf } from '../container';
 import type { Context } from '../context';
+import { storeOf } from '../context';
 import { TrunError } from '../errors';
+import { compileExecPlan } from '../exec-plan';
+import { childExitCode, launchInit } from '../init/launch';
+import { CAPABILITIES } from '../linux/capabilities';
+import { probeHostSecurity } from '../linux/security';
+import { writePidFile } from './create';
 
 export interface ExecOptions {
   id: string;
@@ -26,7 +37,118 @@ export interface ExecOptions {
   forwardSignals?: (forward: (signal: NodeJS.Signals) => void) => () => void;
 }
 
-/** Returns the process's exit code (128 + n for signal n) in the foreground, 0 detached. */
-export async function execProcess(_ctx: Context, opts: ExecOptions): Promise<number> {
-  throw new TrunError('EINVAL', 'exec is not implemented yet', { id: opts.id });
+function readProcessFile(file: string, id: string): Process {
+  let value: unknown;
+  try {
+    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new TrunError('EINVAL', `process file "${file}": ${(e as Error).message}`, { id, path: file });
+  }
+  const p = value as Process;
+  if (typeof p !== 'object' || p === null || !Array.isArray(p.args) || typeof p.cwd !== 'string') {
+    throw new TrunError('EINVAL', `process file "${file}": needs "args" (array) and "cwd" (string)`, { id, path: file });
+  }
+  return p;
+}
+
+function parseUser(text: string, id: string): { uid: number; gid?: number } {
+  const m = /^(\d+)(?::(\d+))?$/.exec(text);
+  if (!m) throw new TrunError('EINVAL', `invalid --user "${text}": want uid[:gid]`, { id });
+  return m[2] === undefined ? { uid: Number(m[1]) } : { uid: Number(m[1]), gid: Number(m[2]) };
+}
+
+/** Sets or replaces KEY=VALUE entries. */
+function mergeEnv(base: readonly string[], extra: readonly string[]): string[] {
+  const out = [...base];
+  for (const e of extra) {
+    const key = e.split('=')[0];
+    const i = out.findIndex((x) => x.split('=')[0] === key);
+    if (i >= 0) out[i] = e;
+    else out.push(e);
+  }
+  return out;
+}
+
+/** The process to exec: process.json or the container's own process, with the flags on top (runc's rules). */
+export function execProcessSpec(base: Process, opts: ExecOptions): Process {
+  const p: Process = opts.processFile ? { ...base } : { ...base, args: opts.args, terminal: opts.tty };
+  if (opts.processFile && opts.args.length) p.args = opts.args;
+  if (opts.tty) p.terminal = true;
+  if (opts.cwd) p.cwd = opts.cwd;
+  p.env = mergeEnv(p.env ?? [], opts.env);
+  if (opts.user) {
+    const u = parseUser(opts.user, opts.id);
+    p.user = { ...(p.user ?? {}), uid: u.uid, gid: u.gid ?? p.user?.gid ?? 0 };
+  }
+  if (opts.additionalGids.length) p.user = { ...(p.user ?? {}), additionalGids: opts.additionalGids };
+  if (opts.noNewPrivs) p.noNewPrivileges = true;
+  if (opts.apparmor) p.apparmorProfile = opts.apparmor;
+  if (opts.processLabel) p.selinuxLabel = opts.processLabel;
+  if (opts.caps.length) {
+    for (const c of opts.caps) {
+      if (CAPABILITIES[c] === undefined) throw new TrunError('EINVAL', `unknown capability "${c}"`, { id: opts.id });
+    }
+    const caps = { ...(p.capabilities ?? {}) };
+    for (const set of ['bounding', 'effective', 'permitted', 'ambient', 'inheritable'] as const) {
+      caps[set] = [...new Set([...(caps[set] ?? []), ...opts.caps])];
+    }
+    p.capabilities = caps;
+  }
+  return p;
+}
+
+export async function execProcess(ctx: Context, opts: ExecOptions): Promise<number> {
+  const store = storeOf(ctx);
+  const id = opts.id;
+  const st = store.load(id);
+  const status = statusOf(st, store);
+  if (status === 'stopped') throw new TrunError('ENOTRUNNING', 'cannot exec in a stopped container', { id });
+  if (status === 'paused' && !opts.ignorePaused) throw new TrunError('EPAUSED', 'cannot exec in a paused container', { id });
+
+  const base = opts.processFile ? readProcessFile(path.resolve(ctx.cwd, opts.processFile), id) : st.config.process;
+  if (!base) throw new TrunError('EINVAL', 'the container has no process to start from: use --process', { id });
+  const proc = execProcessSpec(base, opts);
+  const consoleSocket = opts.consoleSocket ? path.resolve(ctx.cwd, opts.consoleSocket) : undefined;
+  const ops = compileExecPlan({
+    id,
+    initPid: st.pid,
+    namespaces: (st.config.linux?.namespaces ?? []).map((n) => n.type),
+    process: proc,
+    linux: st.config.linux,
+    ...(consoleSocket ? { consoleSocket } : {}),
+    detach: opts.detach,
+    preserveFds: opts.preserveFds,
+    host: probeHostSecurity(),
+  });
+
+  let pid = 0;
+  let pending: NodeJS.Signals[] = [];
+  const deliver = (sig: NodeJS.Signals) => {
+    try { process.kill(pid, sig); } catch { /* exited */ }
+  };
+  const unsubscribe = opts.detach ? undefined : opts.forwardSignals?.((sig) => {
+    if (pid) deliver(sig);
+    else pending.push(sig);
+  });
+  try {
+    const cgroup = cgroupOf(st);
+    const result = await launchInit({
+      ops,
+      stdio: ['inherit', 'inherit', 'inherit'],
+      preserveFds: opts.preserveFds,
+      id,
+      // In the container's cgroup before it forks into the namespaces: every descendant is too.
+      beforePlan: (initPid) => cgroup.addProcess(initPid),
+      onPid: (p) => {
+        pid = p;
+        if (opts.pidFile) writePidFile(path.resolve(ctx.cwd, opts.pidFile), p);
+        for (const sig of pending) deliver(sig);
+        pending = [];
+      },
+    });
+    if (opts.detach) return 0;
+    return await childExitCode(result.child);
+  } finally {
+    unsubscribe?.();
+  }
 }

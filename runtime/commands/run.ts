@@ -1,9 +1,7 @@
 // `trun run`: create and start in one go. In the foreground it waits for the container, passes
 // on the signals trun receives, deletes the container afterwards and returns its exit code.
-import type { ChildProcess } from 'node:child_process';
-import * as os from 'node:os';
 import type { Context } from '../context';
-import { TrunError } from '../errors';
+import { childExitCode } from '../init/launch';
 import { createContainer, type CreateOptions } from './create';
 import { deleteContainer } from './delete';
 import { startContainer } from './start';
@@ -40,23 +38,10 @@ export async function runContainer(ctx: Context, opts: RunOptions): Promise<numb
     if (opts.detach) return 0;
     for (const sig of pending) deliver(sig);
     pending = [];
-    return await waitExit(created.child, opts.id);
+    return await childExitCode(created.child);
   } finally {
     unsubscribe?.();
     if (!opts.detach && !opts.keep && pid) await deleteContainer(ctx, { id: opts.id, force: true });
   }
 }
 
-/** The first init process mirrors the container's exit: its code, or the signal that killed it. */
-async function waitExit(child: ChildProcess, id: string): Promise<number> {
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve([child.exitCode, child.signalCode]);
-    else child.once('exit', (c, s) => resolve([c, s]));
-  });
-  if (signal) {
-    const n = os.constants.signals[signal] as number | undefined;
-    if (n === undefined) throw new TrunError('ESYS', `container exited on unknown signal ${signal}`, { id });
-    return 128 + n;
-  }
-  return code ?? 0;
-}

@@ -3,6 +3,7 @@
 // frames into TrunErrors.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import { TrunError } from '../errors';
@@ -54,6 +55,17 @@ export interface LaunchResult {
 export function exitCodeOf(waitStatus: number): number {
   const sig = waitStatus & 0x7f;
   return sig === 0 ? (waitStatus >> 8) & 0xff : 128 + sig;
+}
+
+/** Waits for a process's exit: its exit code, or 128 + n when signal n killed it. */
+export function childExitCode(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const done = (code: number | null, signal: NodeJS.Signals | null) => {
+      resolve(signal ? 128 + (os.constants.signals[signal] ?? 0) : code ?? 0);
+    };
+    if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode, child.signalCode);
+    else child.once('exit', done);
+  });
 }
 
 export function launchInit(opts: LaunchOptions): Promise<LaunchResult> {

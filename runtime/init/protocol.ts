@@ -291,7 +291,7 @@ export interface Message {
 
 /** Splits a byte stream into frames; feed it chunks as they arrive. */
 export class FrameReader {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   push(chunk: Buffer): Message[] {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     const out: Message[] = [];

@@ -13,6 +13,7 @@ function input(spec: Spec, extra: Partial<CreatePlanInput> = {}): CreatePlanInpu
     id: 'c1', spec, bundle: '/b', fifoPath: '/run/trun/c1/exec.fifo', preserveFds: 0, noPivot: false,
     cgroupMounts: [{ name: 'memory', fstype: 'cgroup', options: 'memory', hostPath: '/sys/fs/cgroup/memory/trun/c1' }],
     isDirectory: (p) => !p.endsWith('.txt'),
+    host: { apparmor: false, selinux: false },
     ...extra,
   };
 }
@@ -140,7 +141,10 @@ test('bad configs are refused with the field named', () => {
     [(s) => { s.process!.args = []; }, /process.args/],
     [(s) => { s.linux!.namespaces!.push({ type: 'user' }); }, /uidMappings/],
     [(s) => { s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts'); }, /hostname/],
-    [(s) => { s.linux!.rootfsPropagation = 'sideways'; }, /rootfsPropagation/],
+    [(s) => { s.linux!.rootfsPropagation = 'sideways' as 'private'; }, /rootfsPropagation/],
+    [(s) => { s.process!.apparmorProfile = 'docker-default'; }, /apparmor is not enabled on this host/],
+    [(s) => { s.process!.selinuxLabel = 'system_u:system_r:container_t:s0'; }, /selinux is not enabled on this host/],
+    [(s) => { s.process!.rlimits = [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }]; }, /unknown rlimit type/],
   ];
   for (const [mut, re] of cases) {
     assert.throws(() => compileCreatePlan(input(spec(mut))), re);

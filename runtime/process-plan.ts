@@ -1,0 +1,81 @@
+// The steps that turn a prepared process into the user's process: limits, security labels,
+// identity, capabilities, working directory and the exec itself. Shared by create and exec.
+import type { Linux, Process } from '../spec/types/runtime';
+import { TrunError } from './errors';
+import { ExecFlag, OpCode, RLIM_INFINITY, type Op } from './init/protocol';
+import { capabilityMask } from './linux/capabilities';
+import { RLIMITS } from './linux/rlimits';
+import { seccompOps } from './linux/seccomp';
+import { DEFAULT_PATH } from './defaults';
+
+/** What the host offers that a process may ask for (probed by the caller, so planning stays pure). */
+export interface HostSecurity {
+  apparmor: boolean;
+  selinux: boolean;
+}
+
+function fail(id: string, message: string): never {
+  throw new TrunError('EINVAL', message, { id });
+}
+
+function rlimitValue(v: number): bigint {
+  // JSON cannot carry 2^64-1 exactly; anything at or past 2^63 means "unlimited".
+  return v >= 2 ** 63 || v < 0 ? RLIM_INFINITY : BigInt(v);
+}
+
+export function envPath(env: readonly string[]): string {
+  const entry = env.find((e) => e.startsWith('PATH='));
+  return entry ? entry.slice(5) : DEFAULT_PATH;
+}
+
+export interface ProcessSteps {
+  /** Before the final sync point: everything that may fail, so that create fails early. */
+  prepare: Op[];
+  /** After the sync point (and the exec fifo): the last steps and the exec. */
+  finish: Op[];
+}
+
+export function processSteps(id: string, proc: Process, linux: Linux | undefined, host: HostSecurity, preserveFds: number): ProcessSteps {
+  if (!proc.args || proc.args.length === 0) fail(id, 'process.args: must not be empty');
+  const prepare: Op[] = [];
+  for (const r of proc.rlimits ?? []) {
+    const resource = RLIMITS[r.type];
+    if (resource === undefined) fail(id, `process.rlimits: unknown rlimit type "${r.type}"`);
+    prepare.push({ op: OpCode.RLIMIT, resource, soft: rlimitValue(r.soft), hard: rlimitValue(r.hard) });
+  }
+  // Labels take effect at execve: written now, applied to the user's process only.
+  if (proc.apparmorProfile) {
+    if (!host.apparmor) fail(id, `process.apparmorProfile: apparmor is not enabled on this host (profile "${proc.apparmorProfile}")`);
+    prepare.push({ op: OpCode.WRITE_FILE, path: '/proc/self/attr/apparmor/exec', data: `exec ${proc.apparmorProfile}`, create: false });
+  }
+  if (proc.selinuxLabel) {
+    if (!host.selinux) fail(id, `process.selinuxLabel: selinux is not enabled on this host (label "${proc.selinuxLabel}")`);
+    prepare.push({ op: OpCode.WRITE_FILE, path: '/proc/self/attr/exec', data: proc.selinuxLabel, create: false });
+  }
+  const seccomp = seccompOps(id, linux?.seccomp);
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping capabilities.
+  const seccompEarly = !proc.noNewPrivileges;
+  if (proc.noNewPrivileges) prepare.push({ op: OpCode.NO_NEW_PRIVS });
+  if (seccompEarly) prepare.push(...seccomp);
+  const caps = proc.capabilities;
+  if (caps) prepare.push({ op: OpCode.CAPBSET, keep: capabilityMask(caps.bounding ?? []) });
+  const user = proc.user ?? {};
+  prepare.push({ op: OpCode.USER, uid: user.uid ?? 0, gid: user.gid ?? 0, groups: user.additionalGids ?? [] });
+  prepare.push({ op: OpCode.UMASK, mask: user.umask ?? 0o022 });
+  if (caps) {
+    prepare.push({
+      op: OpCode.CAPSET,
+      effective: capabilityMask(caps.effective ?? []),
+      permitted: capabilityMask(caps.permitted ?? []),
+      inheritable: capabilityMask(caps.inheritable ?? []),
+      ambient: capabilityMask(caps.ambient ?? []),
+    });
+  }
+  prepare.push({ op: OpCode.CHDIR, path: proc.cwd });
+  const env = proc.env ?? [];
+  prepare.push({ op: OpCode.RESOLVE_EXEC, file: proc.args[0]!, path: envPath(env) });
+
+  const finish: Op[] = seccompEarly ? [] : [...seccomp];
+  finish.push({ op: OpCode.EXEC, argv: proc.args, env, preserveFds, flags: ExecFlag.LISTEN_PID });
+  return { prepare, finish };
+}
