@@ -79,8 +79,13 @@ dist/trun-bundle-fsops: bundle-tools/native/fsops.c
 	$(CC) $(CFLAGS) -o $@ $<
 
 # Test helper for trun-init's CONSOLE op: a console-socket server that receives the pty master.
-build: build/recvtty
+build: build/recvtty build/getseals
 
 build/recvtty: test/helpers/recvtty.c
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $<
+
+# Test helper: prints the memfd seals of a file (the init's sealed copy of itself).
+build/getseals: test/helpers/getseals.c
 	@mkdir -p build
 	$(CC) $(CFLAGS) -o $@ $<
