@@ -53,10 +53,11 @@ export function processSteps(id: string, proc: Process, linux: Linux | undefined
     prepare.push({ op: OpCode.WRITE_FILE, path: '/proc/self/attr/exec', data: proc.selinuxLabel, create: false });
   }
   const seccomp = seccompOps(id, linux?.seccomp);
+  prepare.push(...seccomp.build);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping capabilities.
   const seccompEarly = !proc.noNewPrivileges;
   if (proc.noNewPrivileges) prepare.push({ op: OpCode.NO_NEW_PRIVS });
-  if (seccompEarly) prepare.push(...seccomp);
+  if (seccompEarly) prepare.push(...seccomp.load);
   const caps = proc.capabilities;
   if (caps) prepare.push({ op: OpCode.CAPBSET, keep: capabilityMask(caps.bounding ?? []) });
   const user = proc.user ?? {};
@@ -75,7 +76,7 @@ export function processSteps(id: string, proc: Process, linux: Linux | undefined
   const env = proc.env ?? [];
   prepare.push({ op: OpCode.RESOLVE_EXEC, file: proc.args[0]!, path: envPath(env) });
 
-  const finish: Op[] = seccompEarly ? [] : [...seccomp];
+  const finish: Op[] = seccompEarly ? [] : [...seccomp.load];
   finish.push({ op: OpCode.EXEC, argv: proc.args, env, preserveFds, flags: ExecFlag.LISTEN_PID });
   return { prepare, finish };
 }

@@ -2,6 +2,7 @@
 // the code, not the host: it is the same on every machine.
 import { CAPABILITIES } from '../linux/capabilities';
 import { NAMESPACES } from '../linux/namespaces';
+import { SECCOMP_FEATURES } from '../linux/seccomp';
 import { OCI_VERSION } from '../defaults';
 
 const MOUNT_OPTIONS = [
@@ -21,7 +22,7 @@ export function features(): object {
       namespaces: Object.keys(NAMESPACES),
       capabilities: Object.keys(CAPABILITIES),
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
-      seccomp: { enabled: false },
+      seccomp: SECCOMP_FEATURES,
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
