@@ -23,14 +23,15 @@ function prng(seed: number): () => number {
   };
 }
 
-interface Pools {
+export interface Pools {
   random: Buffer;
   text: Buffer;
 }
 
 const POOL = 4 << 20;
 
-function makePools(rand: () => number): Pools {
+export function makePools(seed: number): Pools {
+  const rand = prng(seed);
   const random = Buffer.alloc(POOL);
   for (let i = 0; i < POOL; i += 4) random.writeUInt32LE(Math.floor(rand() * 4294967296), i);
   const words: string[] = [];
@@ -63,9 +64,8 @@ function fileSize(rand: () => number): number {
  * (incompressible, like compressed assets) and of a text pool (compressible, like scripts and
  * docs), so gzip does real work both ways.
  */
-export function generateTree(dir: string, bytes: number, seed: number): { bytes: number; files: number } {
+export function generateTree(dir: string, bytes: number, seed: number, pools: Pools): { bytes: number; files: number } {
   const rand = prng(seed);
-  const pools = makePools(rand);
   let total = 0;
   let files = 0;
   while (total < bytes) {
@@ -113,7 +113,8 @@ export async function runImages(flags: Flags, cleanup: Cleanup): Promise<ImagesR
   const tmp = makeTempDir('trun-bench-images-', cleanup);
   const data = path.join(tmp, 'image-tree');
   let t = nowMs();
-  const image = generateTree(data, flags.imageMB * MB, 1);
+  const pools = makePools(1);
+  const image = generateTree(data, flags.imageMB * MB, 1, pools);
   log(`images: generated ${image.files} files, ${(image.bytes / MB).toFixed(0)} MB in ${((nowMs() - t) / 1000).toFixed(1)} s`);
 
   const samples = new Map<ImageStep, number[]>(IMAGE_STEPS.map((s) => [s, []]));
@@ -133,7 +134,7 @@ export async function runImages(flags: Flags, cleanup: Cleanup): Promise<ImagesR
     samples.get('create (cached)')!.push(await bundleCli(store, ['create', tag, bundles[1]!, '--', 'true']));
     // Written from the host straight into the overlay mount, as the container's writes would be.
     t = nowMs();
-    written = generateTree(path.join(bundles[0]!, 'rootfs', 'bench-write'), flags.commitMB * MB, 2 + run);
+    written = generateTree(path.join(bundles[0]!, 'rootfs', 'bench-write'), flags.commitMB * MB, 2 + run, pools);
     samples.get('write into rootfs')!.push(nowMs() - t);
     samples.get('commit')!.push(await bundleCli(store, ['commit', bundles[0]!, `${tag}-commit`]));
     samples.get('rm 2 bundles')!.push(await bundleCli(store, ['rm', ...bundles]));
@@ -146,7 +147,8 @@ export async function runImages(flags: Flags, cleanup: Cleanup): Promise<ImagesR
   }
 
   const bytesOf = (s: ImageStep): number =>
-    s === 'import-rootfs' || s === 'create (unpack)' || s === 'create (cached)' ? image.bytes : s === 'rm 2 bundles' ? 0 : written.bytes;
+    // A cached create and rm move no file data: their numbers are latencies only.
+    s === 'import-rootfs' || s === 'create (unpack)' ? image.bytes : s === 'create (cached)' || s === 'rm 2 bundles' ? 0 : written.bytes;
   return {
     runs: flags.imageRuns,
     image,

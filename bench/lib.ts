@@ -91,17 +91,10 @@ export function describeExit(r: Timed): string {
   return r.stderr ? `${how}: ${r.stderr.split('\n').slice(-3).join(' | ')}` : how;
 }
 
-/** Runs a command (untimed) and throws with its stderr when it fails. */
-export async function must(cmd: string, args: string[], opts: TimedOptions = {}): Promise<Timed> {
-  const r = await timed(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')}: ${describeExit(r)}`);
-  return r;
-}
-
 /** Cleanup actions, run last-in first-out, each at most once, errors reported but not fatal. */
 export class Cleanup {
   private actions: { what: string; fn: () => void | Promise<void> }[] = [];
-  private running = false;
+  private inflight: Promise<void> | undefined;
 
   add(what: string, fn: () => void | Promise<void>): () => void {
     const entry = { what, fn };
@@ -111,9 +104,15 @@ export class Cleanup {
     };
   }
 
-  async run(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  /** Runs the pending actions; a call made while they run waits for the same run. */
+  run(): Promise<void> {
+    this.inflight ??= this.drain().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async drain(): Promise<void> {
     while (this.actions.length) {
       const a = this.actions.pop()!;
       try {
@@ -122,13 +121,15 @@ export class Cleanup {
         log(`cleanup: ${a.what}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    this.running = false;
   }
 
-  /** Runs the actions on SIGINT/SIGTERM, then exits with 130/143. */
+  /** Runs the actions on SIGINT/SIGTERM, then exits with 130/143; later signals only wait. */
   onSignals(): void {
+    let caught = false;
     for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
       process.on(sig, () => {
+        if (caught) return;
+        caught = true;
         log(`${sig}: cleaning up`);
         void this.run().finally(() => process.exit(code));
       });

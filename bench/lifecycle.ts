@@ -303,7 +303,18 @@ export function printLifecycle(res: LifecycleResult): string {
   out.push(table(head, res.runtimes.map((r) => row(r.name, r.run, (x) => x.run))));
   out.push('', 'Floor: starting a process');
   out.push(table(['command', 'median ms', 'p10', 'p90'], res.floors.map((f) => [f.name, fmt(f.summary.median), fmt(f.summary.p10), fmt(f.summary.p90)])));
-  const notes = res.runtimes.flatMap((r) => r.notes.map((n) => `${r.name}: ${n}`));
+  const notes: string[] = [];
+  const trun = by('trun');
+  const trunVersion = res.floors.find((f) => f.name === 'trun --version');
+  if (trun && trunVersion) {
+    // What trun costs beyond loading Node.js and its bundle: the part a warm server would keep.
+    const floor = trunVersion.summary.median;
+    notes.push(
+      `trun beyond its start-up (median minus ${fmt(floor)} ms per trun process): lifecycle ${fmt(trun.lifecycle.total.median - 3 * floor)} ms (3 processes), ` +
+        `run ${fmt(trun.run.median - floor)} ms (1 process)`,
+    );
+  }
+  notes.push(...res.runtimes.flatMap((r) => r.notes.map((n) => `${r.name}: ${n}`)));
   for (const s of res.skipped) notes.push(`${s.name}: skipped, ${s.reason}`);
   notes.push(`the bundle's ociVersion is ${res.ociVersion} (crun 1.8 refuses newer), the rest is defaultSpec({terminal: false, args: ['true']})`);
   out.push('', ...notes.map((n) => `note: ${n}`));
