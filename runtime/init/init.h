@@ -7,9 +7,14 @@
  *   caps.c     user, bounding set, capabilities, no_new_privs
  *   seccomp.c  libseccomp filter
  *   console.c  console socket and pty
+ *   relay.c    console relay: the waiting parent copies between its stdio and the pty master
+ *   procattr.c scheduler, io priority, personality, cpu affinity
+ *   keyring.c  session keyring
  */
 #ifndef TRUN_INIT_INIT_H
 #define TRUN_INIT_INIT_H
+
+#include <sys/types.h>
 
 #include "error.h"
 #include "plan.h"
@@ -21,6 +26,8 @@ struct init_state {
 	int fifo_fd;      /* OPEN_FIFO: O_PATH fd of the exec fifo, or -1 */
 	void *seccomp;    /* SECCOMP_INIT: the libseccomp context (scmp_filter_ctx), or NULL */
 	char *exec_path;  /* RESOLVE_EXEC: the file EXEC runs, or NULL (then argv[0]) */
+	int relay_fd;     /* CONSOLE_RELAY: our end of the socketpair the pty master arrives on, or -1 */
+	unsigned relay_flags; /* CONSOLE_RELAY: enum relay_flag bits */
 };
 
 typedef int (*op_handler)(struct init_state *st, const struct plan_op *op, struct init_error *err);
@@ -74,6 +81,21 @@ int op_seccomp_load(struct init_state *, const struct plan_op *, struct init_err
 /* console.c */
 int op_open_console_socket(struct init_state *, const struct plan_op *, struct init_error *);
 int op_console(struct init_state *, const struct plan_op *, struct init_error *);
+
+/* relay.c */
+int op_console_relay(struct init_state *, const struct plan_op *, struct init_error *);
+/* The waiting parent of a CLONE with a relay: copies between fds 0/1 and the pty master until the
+ * child exits, then returns its wait status. Relay failures are written to stderr, never fatal. */
+int relay_until_exit(struct init_state *st, pid_t child);
+
+/* procattr.c */
+int op_scheduler(struct init_state *, const struct plan_op *, struct init_error *);
+int op_ioprio(struct init_state *, const struct plan_op *, struct init_error *);
+int op_personality(struct init_state *, const struct plan_op *, struct init_error *);
+int op_cpu_affinity(struct init_state *, const struct plan_op *, struct init_error *);
+
+/* keyring.c */
+int op_join_session_keyring(struct init_state *, const struct plan_op *, struct init_error *);
 
 /* sealed.c: re-exec from a sealed memfd copy unless already running from one (CVE-2019-5736). */
 int ensure_sealed_self(char **argv, int sync_fd, struct init_error *err);

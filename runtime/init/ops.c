@@ -47,6 +47,12 @@ static const op_handler handlers[OP_MAX + 1] = {
 	[OP_EXEC] = op_exec,
 	[OP_MKDIR] = op_mkdir,
 	[OP_SETSID] = op_setsid,
+	[OP_SCHEDULER] = op_scheduler,
+	[OP_IOPRIO] = op_ioprio,
+	[OP_PERSONALITY] = op_personality,
+	[OP_CPU_AFFINITY] = op_cpu_affinity,
+	[OP_JOIN_SESSION_KEYRING] = op_join_session_keyring,
+	[OP_CONSOLE_RELAY] = op_console_relay,
 };
 
 int run_plan(struct init_state *st, const struct plan *plan, struct init_error *err)

@@ -57,6 +57,12 @@ static const struct op_info op_table[OP_MAX + 1] = {
 	[OP_EXEC] = { "exec", "llww" },
 	[OP_MKDIR] = { "mkdir", "sw" },
 	[OP_SETSID] = { "setsid", "" },
+	[OP_SCHEDULER] = { "scheduler", "wnnwnnn" },
+	[OP_IOPRIO] = { "ioprio", "ww" },
+	[OP_PERSONALITY] = { "personality", "w" },
+	[OP_CPU_AFFINITY] = { "cpu_affinity", "v" },
+	[OP_JOIN_SESSION_KEYRING] = { "join_session_keyring", "swb" },
+	[OP_CONSOLE_RELAY] = { "console_relay", "w" },
 };
 
 const char *op_name(uint16_t code)

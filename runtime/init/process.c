@@ -75,17 +75,22 @@ static void install_forwarding(pid_t child)
 		sigaction(forwarded_signals[i], &sa, NULL);
 }
 
-static void wait_and_mirror(int sync_fd, pid_t child)
+static void wait_and_mirror(struct init_state *st, pid_t child)
 {
 	char text[32];
-	int status = 0;
+	int status = 0, sync_fd = st->sync_fd;
 
+	if (st->relay_fd >= 0) {
+		status = relay_until_exit(st, child);
+		goto report;
+	}
 	while (waitpid(child, &status, 0) < 0) {
 		if (errno != EINTR) {
 			status = 1 << 8; /* cannot happen for our own child; report exit 1 */
 			break;
 		}
 	}
+report:
 	snprintf(text, sizeof(text), "%d", status);
 	if (sync_send_str(sync_fd, MSG_EXIT, text) < 0) {
 		/* trun is gone (run/exec killed?): nothing to tell, still mirror the status. */
@@ -115,6 +120,8 @@ int op_clone(struct init_state *st, const struct plan_op *op, struct init_error 
 		return init_error_set(err, EINVAL, "clone mode %llu", (unsigned long long)mode);
 	if (flags & CLONE_UNSAFE_FLAGS)
 		return init_error_set(err, EINVAL, "clone flags 0x%llx", (unsigned long long)flags);
+	if (st->relay_fd >= 0 && mode != CLONE_MODE_WAIT)
+		return init_error_set(err, EINVAL, "a console relay needs a waiting clone");
 	if (pipe2(gate, O_CLOEXEC) < 0)
 		return init_error_set(err, errno, "pipe");
 
@@ -131,6 +138,11 @@ int op_clone(struct init_state *st, const struct plan_op *op, struct init_error 
 		/* Child: wait for the parent to have reported our pid, then carry on with the plan. */
 		char b;
 		close(gate[1]);
+		/* The relay's end belongs to the waiting parent; ours is console_fd, for CONSOLE. */
+		if (st->relay_fd >= 0) {
+			close(st->relay_fd);
+			st->relay_fd = -1;
+		}
 		while (read(gate[0], &b, 1) < 0 && errno == EINTR)
 			;
 		close(gate[0]);
@@ -159,7 +171,7 @@ int op_clone(struct init_state *st, const struct plan_op *op, struct init_error 
 
 	if (mode == CLONE_MODE_DETACH)
 		_exit(0);
-	wait_and_mirror(st->sync_fd, (pid_t)pid);
+	wait_and_mirror(st, (pid_t)pid);
 	return -1; /* not reached */
 }
 

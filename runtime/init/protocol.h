@@ -70,7 +70,13 @@ enum op_code {
 	OP_EXEC = 32,
 	OP_MKDIR = 33,
 	OP_SETSID = 34,
-	OP_MAX = OP_SETSID,
+	OP_SCHEDULER = 35,
+	OP_IOPRIO = 36,
+	OP_PERSONALITY = 37,
+	OP_CPU_AFFINITY = 38,
+	OP_JOIN_SESSION_KEYRING = 39,
+	OP_CONSOLE_RELAY = 40,
+	OP_MAX = OP_CONSOLE_RELAY,
 };
 
 /* MOUNT's own flags (not MS_*). */
@@ -91,6 +97,11 @@ enum clone_mode {
 enum exec_flag {
 	EXEC_LISTEN_PID = 1, /* with LISTEN_FDS in env, set LISTEN_PID to our own pid */
 	EXEC_FLAGS_ALL = 1,
+};
+
+enum relay_flag {
+	RELAY_RAW = 1, /* fd 0 in raw mode while relaying, when it is a terminal */
+	RELAY_FLAGS_ALL = 1,
 };
 
 /* Argument kinds on the wire (the byte before each argument). */

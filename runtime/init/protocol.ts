@@ -67,6 +67,12 @@ export enum OpCode {
   EXEC = 32,
   MKDIR = 33,
   SETSID = 34,
+  SCHEDULER = 35,
+  IOPRIO = 36,
+  PERSONALITY = 37,
+  CPU_AFFINITY = 38,
+  JOIN_SESSION_KEYRING = 39,
+  CONSOLE_RELAY = 40,
 }
 
 /** Flags of the MOUNT op that are trun's own (not MS_*). */
@@ -95,6 +101,12 @@ export enum CloneMode {
 export enum ExecFlag {
   /** When the environment has LISTEN_FDS, set LISTEN_PID to the exec'd process's own pid. */
   LISTEN_PID = 1,
+}
+
+/** CONSOLE_RELAY flags. */
+export enum RelayFlag {
+  /** When fd 0 is a terminal, put it in raw mode while relaying and restore it afterwards. */
+  RAW = 1,
 }
 
 export type Op =
@@ -166,7 +178,30 @@ export type Op =
    * Reset signal dispositions and mask, make fds 0-2 blocking, mark every fd >= 3 + preserveFds
    * close-on-exec, and execve the file found by RESOLVE_EXEC (or argv[0]) with argv and env.
    */
-  | { op: OpCode.EXEC; argv: string[]; env: string[]; preserveFds: number; flags: number };
+  | { op: OpCode.EXEC; argv: string[]; env: string[]; preserveFds: number; flags: number }
+  /**
+   * sched_setattr(0, attr, 0) with a SCHED_ATTR_SIZE_VER0 attr: policy and flags are SCHED_* numbers,
+   * nice is signed (sent as its 64-bit two's complement); runtime/deadline/period in nanoseconds.
+   */
+  | { op: OpCode.SCHEDULER; policy: number; flags: bigint; nice: number; priority: number; runtime: bigint; deadline: bigint; period: bigint }
+  /** ioprio_set(IOPRIO_WHO_PROCESS, 0, IOPRIO_PRIO_VALUE(ioClass, level)); ioClass is an IOPRIO_CLASS_* number. */
+  | { op: OpCode.IOPRIO; ioClass: number; level: number }
+  /** personality(persona): the execution domain (PER_*) or'ed with its flags. */
+  | { op: OpCode.PERSONALITY; persona: number }
+  /** sched_setaffinity(0, mask): bit n of word n/64 is cpu n. */
+  | { op: OpCode.CPU_AFFINITY; mask: bigint[] }
+  /**
+   * keyctl(KEYCTL_JOIN_SESSION_KEYRING, name), then add `perm` to the keyring's permissions
+   * (KEYCTL_SETPERM; 0: leave them). With `optional`, ENOSYS and EACCES (no keyrings here) skip the op.
+   */
+  | { op: OpCode.JOIN_SESSION_KEYRING; name: string; perm: number; optional: boolean }
+  /**
+   * Foreground terminal without a console socket. Before the CLONE (WAIT mode): make a socketpair
+   * and use one end as the console socket CONSOLE sends the pty master over. The waiting parent
+   * receives the master and copies bytes between its fds 0/1 and the master until the child
+   * exits; on SIGWINCH it copies fd 0's window size to the master. `flags` are RelayFlag bits.
+   */
+  | { op: OpCode.CONSOLE_RELAY; flags: number };
 
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
@@ -226,6 +261,12 @@ export function opArgs(o: Op): Arg[] {
     case OpCode.WAIT_FIFO: return [];
     case OpCode.RESOLVE_EXEC: return [str(o.file), str(o.path)];
     case OpCode.EXEC: return [list(o.argv), list(o.env), num(o.preserveFds), num(o.flags)];
+    case OpCode.SCHEDULER: return [num(o.policy), num(o.flags), num(o.nice), num(o.priority), num(o.runtime), num(o.deadline), num(o.period)];
+    case OpCode.IOPRIO: return [num(o.ioClass), num(o.level)];
+    case OpCode.PERSONALITY: return [num(o.persona)];
+    case OpCode.CPU_AFFINITY: return [vec(o.mask)];
+    case OpCode.JOIN_SESSION_KEYRING: return [str(o.name), num(o.perm), num(o.optional)];
+    case OpCode.CONSOLE_RELAY: return [num(o.flags)];
   }
 }
 

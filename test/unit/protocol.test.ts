@@ -9,6 +9,7 @@ import {
   ExecFlag,
   MountFlag,
   OpCode,
+  RelayFlag,
   PLAN_MAGIC,
   PLAN_VERSION,
   RLIM_INFINITY,
@@ -94,6 +95,15 @@ const everyOp: Op[] = [
   { op: OpCode.RESOLVE_EXEC, file: 'sh', path: '' },
   { op: OpCode.EXEC, argv: ['/bin/sh', '-c', 'echo "$HOME" \\ \'q\''], env: ['PATH=/bin', weird, ''], preserveFds: 2, flags: ExecFlag.LISTEN_PID },
   { op: OpCode.EXEC, argv: [], env: [], preserveFds: 0, flags: 0 },
+  { op: OpCode.SCHEDULER, policy: 6, flags: 0x1fn, nice: -20, priority: 99, runtime: 1024n, deadline: U64_MAX, period: 0n },
+  { op: OpCode.SCHEDULER, policy: 0, flags: 0n, nice: 19, priority: 0, runtime: 0n, deadline: 0n, period: 1n << 40n },
+  { op: OpCode.IOPRIO, ioClass: 3, level: 7 },
+  { op: OpCode.PERSONALITY, persona: 0x0008 },
+  { op: OpCode.CPU_AFFINITY, mask: [0x8fn, 0n, 1n << 63n] },
+  { op: OpCode.JOIN_SESSION_KEYRING, name: '_ses.' + 'x'.repeat(64), perm: 0x00080000, optional: true },
+  { op: OpCode.JOIN_SESSION_KEYRING, name: weird, perm: 0, optional: false },
+  { op: OpCode.CONSOLE_RELAY, flags: RelayFlag.RAW },
+  { op: OpCode.CONSOLE_RELAY, flags: 0 },
 ];
 
 test('every opcode is covered by the round-trip plan', () => {
@@ -112,6 +122,12 @@ test('empty plan round-trips', () => {
 
 test('each op alone round-trips', () => {
   for (const o of everyOp) roundTrip([o]);
+});
+
+test('a negative nice travels as its 64-bit two\'s complement', () => {
+  const r = dump(encodePlan([{ op: OpCode.SCHEDULER, policy: 0, flags: 0n, nice: -5, priority: 0, runtime: 0n, deadline: 0n, period: 0n }]));
+  assert.is(r.status, 0, r.stderr);
+  assert.is((JSON.parse(r.stdout) as Array<{ args: string[] }>)[0]!.args[2], (U64_MAX - 4n).toString());
 });
 
 test('u64 extremes survive as decimal strings', () => {
@@ -191,6 +207,8 @@ test('unknown opcodes are refused', () => {
 
 test('out-of-range numbers and NUL bytes in strings are refused', () => {
   refused(encodePlan([{ op: OpCode.SET_ID, uid: 2 ** 32, gid: 0 }]), /does not fit in 32 bits/);
+  refused(encodePlan([{ op: OpCode.PERSONALITY, persona: 2 ** 32 }]), /personality\) argument 0: .*does not fit in 32 bits/);
+  refused(rawPlan(OpCode.JOIN_SESSION_KEYRING, 3, Buffer.concat([sArg('_ses.x'), nArg(0n), nArg(2n)])), /boolean with value 2/);
   refused(rawPlan(OpCode.WRITE_FILE, 3, Buffer.concat([sArg('/x'), sArg(''), nArg(2n)])), /boolean with value 2/);
   refused(rawPlan(OpCode.SETHOSTNAME, 1, sArg(Buffer.from('a\0b'))), /NUL byte/);
 });
