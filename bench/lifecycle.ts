@@ -315,6 +315,11 @@ export function printLifecycle(res: LifecycleResult): string {
     );
   }
   notes.push(...res.runtimes.flatMap((r) => r.notes.map((n) => `${r.name}: ${n}`)));
+  const wrapper = res.floors.find((f) => f.name === 'nsenter wrapper (true)');
+  const spawnTrue = res.floors.find((f) => f.name === 'spawn /bin/true');
+  if (wrapper && spawnTrue) {
+    notes.push(`crun: its times include nsenter, about ${fmt(wrapper.summary.median - spawnTrue.summary.median)} ms per crun process (nsenter wrapper minus spawn /bin/true)`);
+  }
   for (const s of res.skipped) notes.push(`${s.name}: skipped, ${s.reason}`);
   notes.push(`the bundle's ociVersion is ${res.ociVersion} (crun 1.8 refuses newer), the rest is defaultSpec({terminal: false, args: ['true']})`);
   out.push('', ...notes.map((n) => `note: ${n}`));
