@@ -2,7 +2,8 @@
 // into them, become the process's user and exec. Pure, like the create plan.
 import type { Linux, Process } from '../spec/types/runtime';
 import { TrunError } from './errors';
-import { CloneMode, OpCode, type Op } from './init/protocol';
+import { CloneMode, OpCode, RelayFlag, type Op } from './init/protocol';
+import { affinityOps } from './linux/process-attrs';
 import { JOIN_ORDER, NAMESPACES, isNamespaceType, type NamespaceType } from './linux/namespaces';
 import { processSteps, type HostSecurity } from './process-plan';
 
@@ -20,20 +21,45 @@ export interface ExecPlanInput {
   host: HostSecurity;
 }
 
+/**
+ * The sync point an exec plan with execCPUAffinity.initial stops at once that affinity is set:
+ * the caller moves the process into the container's cgroup there (instead of before the plan).
+ */
+export const EXEC_CGROUP_SYNC = 'cgroup';
+
+/** Whether the plan for this process stops at EXEC_CGROUP_SYNC. */
+export function execNeedsCgroupSync(proc: Process): boolean {
+  return (proc.execCPUAffinity?.initial ?? '').trim() !== '';
+}
+
+/** Whether a foreground process with a terminal relays through the init (no --console-socket). */
+export function execRelaysTerminal(proc: Process, consoleSocket: string | undefined, detach: boolean): boolean {
+  return !!proc.terminal && !consoleSocket && !detach;
+}
+
 export function containerNamespaces(types: readonly string[]): NamespaceType[] {
   return JOIN_ORDER.filter((t) => types.includes(t) && isNamespaceType(t));
 }
 
 export function compileExecPlan(input: ExecPlanInput): Op[] {
   const proc = input.process;
-  if (proc.terminal && !input.consoleSocket) {
-    throw new TrunError('EINVAL', 'a terminal for exec needs --console-socket', { id: input.id });
+  if (proc.terminal && !input.consoleSocket && input.detach) {
+    throw new TrunError('EINVAL', 'a terminal for a detached exec needs --console-socket', { id: input.id });
   }
   if (!proc.terminal && input.consoleSocket) {
     throw new TrunError('EINVAL', 'cannot use console socket if trun will not allocate tty', { id: input.id });
   }
-  const ops: Op[] = [];
+  // execCPUAffinity (not for a container's init, so exec only): `initial` while this process
+  // works on the host, before it enters the container's cgroup (at the "cgroup" sync point, where
+  // the caller places it when there is an initial affinity), `final` once inside, which is
+  // after the clone.
+  const affinity = proc.execCPUAffinity;
+  const initial = affinityOps(input.id, 'process.execCPUAffinity.initial', affinity?.initial);
+  const final = affinityOps(input.id, 'process.execCPUAffinity.final', affinity?.final);
+  const ops: Op[] = [...initial];
+  if (initial.length) ops.push({ op: OpCode.SYNC, name: EXEC_CGROUP_SYNC });
   if (proc.terminal && input.consoleSocket) ops.push({ op: OpCode.OPEN_CONSOLE_SOCKET, path: input.consoleSocket });
+  if (proc.terminal && !input.consoleSocket) ops.push({ op: OpCode.CONSOLE_RELAY, flags: RelayFlag.RAW });
   if (proc.oomScoreAdj !== undefined) {
     ops.push({ op: OpCode.WRITE_FILE, path: '/proc/self/oom_score_adj', data: String(proc.oomScoreAdj), create: false });
   }
@@ -43,6 +69,7 @@ export function compileExecPlan(input: ExecPlanInput): Op[] {
   // Joining a pid (or time) namespace applies to children only: the process is forked after.
   ops.push({ op: OpCode.CLONE, flags: 0, mode: input.detach ? CloneMode.DETACH : CloneMode.WAIT });
   if (proc.terminal) ops.push({ op: OpCode.CONSOLE, rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 });
+  ops.push(...final);
   const steps = processSteps(input.id, proc, input.linux, input.host, input.preserveFds);
   ops.push(...steps.prepare, ...steps.finish);
   return ops;

@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import type { LinuxDevice, Mount, Spec } from '../spec/types/runtime';
 import { TrunError } from './errors';
-import { CloneMode, MountFlag, OpCode, type Op } from './init/protocol';
+import { CloneMode, MountFlag, OpCode, RelayFlag, type Op } from './init/protocol';
 import { DEFAULT_DEVICES, DEV_SYMLINKS, deviceMode } from './linux/devices';
 import {
   BIND_REMOUNT_FLAGS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE,
@@ -42,8 +42,13 @@ export interface CreatePlanInput {
   consoleSocket?: string;
   preserveFds: number;
   noPivot: boolean;
-  /** Foreground `run`: the first init process stays and waits for the container, mirroring its exit. */
+  /**
+   * Foreground `run`: the first init process stays and waits for the container, mirroring its
+   * exit. With a terminal and no console socket it also relays between its stdio and the pty.
+   */
   foreground?: boolean;
+  /** --no-new-keyring: keep the caller's session keyring instead of joining "_ses.<id>". */
+  noNewKeyring?: boolean;
   /** The host's cgroup hierarchies, for `cgroup` mounts. */
   cgroupMounts: CgroupMountSource[];
   host: HostSecurity;
@@ -169,6 +174,19 @@ function deviceOps(devices: readonly LinuxDevice[], userns: boolean): Op[] {
   });
 }
 
+/** KEY_USR_SEARCH and KEY_OTH_SEARCH from <linux/keyctl.h>'s permission bits. */
+const KEY_USR_SEARCH = 0x00080000;
+const KEY_OTH_SEARCH = 0x00000008;
+
+/**
+ * A session keyring of the container's own, so it cannot reach the keys of the caller's session.
+ * Made searchable by its owner (or, in a user namespace, by anyone: the owner may be unmapped),
+ * and skipped where the kernel or a seccomp profile offers no keyrings, as runc does.
+ */
+export function sessionKeyringOp(id: string, userns: boolean): Op {
+  return { op: OpCode.JOIN_SESSION_KEYRING, name: `_ses.${id}`, perm: userns ? KEY_OTH_SEARCH : KEY_USR_SEARCH, optional: true };
+}
+
 export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   const { spec, id } = input;
   const proc = spec.process;
@@ -185,7 +203,7 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   if (newUserns && !(spec.linux?.uidMappings?.length && spec.linux?.gidMappings?.length)) {
     fail(id, 'linux.uidMappings: a new user namespace needs uid and gid mappings');
   }
-  if (proc.terminal && !input.consoleSocket) {
+  if (proc.terminal && !input.consoleSocket && !input.foreground) {
     fail(id, 'cannot allocate tty if trun will detach without setting console socket');
   }
   if (!proc.terminal && input.consoleSocket) {
@@ -199,6 +217,7 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   // ---- stage 1: in the runtime's namespaces, open what lives there, join, then clone.
   ops.push({ op: OpCode.OPEN_FIFO, path: input.fifoPath });
   if (proc.terminal && input.consoleSocket) ops.push({ op: OpCode.OPEN_CONSOLE_SOCKET, path: input.consoleSocket });
+  if (proc.terminal && !input.consoleSocket) ops.push({ op: OpCode.CONSOLE_RELAY, flags: RelayFlag.RAW });
   if (proc.oomScoreAdj !== undefined) {
     ops.push({ op: OpCode.WRITE_FILE, path: '/proc/self/oom_score_adj', data: String(proc.oomScoreAdj), create: false });
   }
@@ -216,6 +235,7 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   // ---- stage 2: the container's first process.
   sync('setup');
   if (cloneFlags & CLONE_NEWUSER) ops.push({ op: OpCode.SET_ID, uid: 0, gid: 0 });
+  if (!input.noNewKeyring) ops.push(sessionKeyringOp(id, userns));
 
   const rootPropagation = spec.linux?.rootfsPropagation;
   let rootProp = MS_SLAVE | MS_REC;

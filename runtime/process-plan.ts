@@ -4,6 +4,7 @@ import type { Linux, Process } from '../spec/types/runtime';
 import { TrunError } from './errors';
 import { ExecFlag, OpCode, RLIM_INFINITY, type Op } from './init/protocol';
 import { capabilityMask } from './linux/capabilities';
+import { ioPriorityOp, personalityOp, schedulerOp } from './linux/process-attrs';
 import { RLIMITS } from './linux/rlimits';
 import { seccompOps } from './linux/seccomp';
 import { DEFAULT_PATH } from './defaults';
@@ -28,6 +29,19 @@ export function envPath(env: readonly string[]): string {
   return entry ? entry.slice(5) : DEFAULT_PATH;
 }
 
+/**
+ * Scheduler, I/O priority and personality. They go first: a real-time policy or class needs
+ * CAP_SYS_NICE/CAP_SYS_ADMIN, which the process may lose later, and a seccomp profile loaded
+ * later may forbid the calls themselves. All three are inherited by the user's process.
+ */
+export function processAttributeOps(id: string, proc: Process, linux: Linux | undefined): Op[] {
+  const ops: Op[] = [];
+  if (proc.scheduler) ops.push(schedulerOp(id, proc.scheduler));
+  if (proc.ioPriority) ops.push(ioPriorityOp(id, proc.ioPriority));
+  if (linux?.personality) ops.push(personalityOp(id, linux.personality));
+  return ops;
+}
+
 export interface ProcessSteps {
   /** Before the final sync point: everything that may fail, so that create fails early. */
   prepare: Op[];
@@ -43,6 +57,7 @@ export function processSteps(id: string, proc: Process, linux: Linux | undefined
     if (resource === undefined) fail(id, `process.rlimits: unknown rlimit type "${r.type}"`);
     prepare.push({ op: OpCode.RLIMIT, resource, soft: rlimitValue(r.soft), hard: rlimitValue(r.hard) });
   }
+  prepare.push(...processAttributeOps(id, proc, linux));
   // Labels take effect at execve: written now, applied to the user's process only.
   if (proc.apparmorProfile) {
     if (!host.apparmor) fail(id, `process.apparmorProfile: apparmor is not enabled on this host (profile "${proc.apparmorProfile}")`);

@@ -111,6 +111,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       preserveFds,
       noPivot: opts.noPivot ?? false,
       foreground,
+      noNewKeyring: opts.noNewKeyring ?? false,
       cgroupMounts: cgroupMountSources(cgroup),
       host: probeHostSecurity(),
       isDirectory: (p) => {

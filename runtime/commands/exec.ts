@@ -7,7 +7,7 @@ import { cgroupOf, statusOf } from '../container';
 import type { Context } from '../context';
 import { storeOf } from '../context';
 import { TrunError } from '../errors';
-import { compileExecPlan } from '../exec-plan';
+import { EXEC_CGROUP_SYNC, compileExecPlan, execNeedsCgroupSync, execRelaysTerminal } from '../exec-plan';
 import { childExitCode, launchInit } from '../init/launch';
 import { CAPABILITIES } from '../linux/capabilities';
 import { probeHostSecurity } from '../linux/security';
@@ -123,7 +123,10 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
 
   let pid = 0;
   let pending: NodeJS.Signals[] = [];
+  // With a relayed terminal the init resizes the pty on SIGWINCH, and the pty signals the process.
+  const relay = execRelaysTerminal(proc, consoleSocket, opts.detach);
   const deliver = (sig: NodeJS.Signals) => {
+    if (relay && sig === 'SIGWINCH') return;
     try { process.kill(pid, sig); } catch { /* exited */ }
   };
   const unsubscribe = opts.detach ? undefined : opts.forwardSignals?.((sig) => {
@@ -132,13 +135,23 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
   });
   try {
     const cgroup = cgroupOf(st);
+    // In the container's cgroup before it forks into the namespaces: every descendant is too.
+    // With execCPUAffinity.initial, only once the init has set that affinity (a sync point).
+    const lateCgroup = execNeedsCgroupSync(proc);
+    let initPid = 0;
     const result = await launchInit({
       ops,
       stdio: ['inherit', 'inherit', 'inherit'],
       preserveFds: opts.preserveFds,
       id,
-      // In the container's cgroup before it forks into the namespaces: every descendant is too.
-      beforePlan: (initPid) => cgroup.addProcess(initPid),
+      beforePlan: (p) => {
+        initPid = p;
+        if (!lateCgroup) cgroup.addProcess(p);
+      },
+      onSync: (name) => {
+        if (name !== EXEC_CGROUP_SYNC) throw new TrunError('EINIT', `trun-init stopped at an unknown sync point "${name}"`, { id });
+        cgroup.addProcess(initPid);
+      },
       onPid: (p) => {
         pid = p;
         if (opts.pidFile) writePidFile(path.resolve(ctx.cwd, opts.pidFile), p);

@@ -19,7 +19,11 @@ export async function runContainer(ctx: Context, opts: RunOptions): Promise<numb
   // be lost (or kill trun and orphan the container).
   let pid = 0;
   let pending: NodeJS.Signals[] = [];
+  // A terminal without --console-socket is relayed by the first init process, which resizes the
+  // pty on SIGWINCH; the pty then signals the container itself.
+  let relay = false;
   const deliver = (sig: NodeJS.Signals) => {
+    if (relay && sig === 'SIGWINCH') return;
     try { process.kill(pid, sig); } catch { /* already exited */ }
   };
   const unsubscribe = opts.detach ? undefined : opts.forwardSignals?.((sig) => {
@@ -29,6 +33,7 @@ export async function runContainer(ctx: Context, opts: RunOptions): Promise<numb
   try {
     const created = await createContainer(ctx, opts, !opts.detach);
     pid = created.pid;
+    relay = !!created.state.config.process?.terminal && !opts.consoleSocket;
     try {
       await startContainer(ctx, opts.id);
     } catch (e) {
