@@ -2,6 +2,7 @@
 // the code, not the host: it is the same on every machine.
 import { CAPABILITIES } from '../linux/capabilities';
 import { NAMESPACES } from '../linux/namespaces';
+import { IOPRIO_CLASSES, PERSONALITY_DOMAINS, SCHED_FLAGS, SCHED_POLICIES } from '../linux/process-attrs';
 import { SECCOMP_FEATURES } from '../linux/seccomp';
 import { OCI_VERSION } from '../defaults';
 
@@ -12,12 +13,26 @@ const MOUNT_OPTIONS = [
   'rslave', 'runbindable', 'rw', 'shared', 'silent', 'slave', 'strictatime', 'suid', 'sync', 'unbindable',
 ];
 
+/**
+ * The features structure has no fields for process attributes: say which values trun accepts in
+ * annotations, the place features.md leaves for a runtime's own metadata.
+ */
+const ANNOTATIONS: Record<string, string> = {
+  'trun.process.scheduler.policies': Object.keys(SCHED_POLICIES).join(','),
+  'trun.process.scheduler.flags': Object.keys(SCHED_FLAGS).join(','),
+  'trun.process.ioPriority.classes': Object.keys(IOPRIO_CLASSES).join(','),
+  'trun.process.execCPUAffinity': 'initial,final',
+  'trun.linux.personality.domains': Object.keys(PERSONALITY_DOMAINS).join(','),
+  'trun.linux.personality.flags': '',
+};
+
 export function features(): object {
   return {
     ociVersionMin: '1.0.0',
     ociVersionMax: OCI_VERSION,
     hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: MOUNT_OPTIONS,
+    annotations: ANNOTATIONS,
     linux: {
       namespaces: Object.keys(NAMESPACES),
       capabilities: Object.keys(CAPABILITIES),
