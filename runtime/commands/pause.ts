@@ -1,11 +1,31 @@
-// `trun pause` / `trun resume`: freeze and thaw every process of the container (stub).
+// `trun pause` / `trun resume`: freeze and thaw every process of the container through its
+// cgroup's freezer; `trun state` reads the freezer back, so nothing else records the pause.
+import { cgroupOf, statusOf } from '../container';
 import type { Context } from '../context';
+import { storeOf } from '../context';
 import { TrunError } from '../errors';
 
-export async function pauseContainer(_ctx: Context, id: string): Promise<void> {
-  throw new TrunError('EINVAL', 'pause is not implemented yet', { id });
+export async function pauseContainer(ctx: Context, id: string): Promise<void> {
+  const store = storeOf(ctx);
+  const release = await store.lock(id);
+  try {
+    const st = store.load(id);
+    // A created container's init is parked on the exec fifo; like a stopped one, nothing to pause.
+    if (statusOf(st, store) !== 'running') throw new TrunError('ENOTRUNNING', 'container not running', { id });
+    cgroupOf(st).freeze();
+  } finally {
+    release();
+  }
 }
 
-export async function resumeContainer(_ctx: Context, id: string): Promise<void> {
-  throw new TrunError('EINVAL', 'resume is not implemented yet', { id });
+export async function resumeContainer(ctx: Context, id: string): Promise<void> {
+  const store = storeOf(ctx);
+  const release = await store.lock(id);
+  try {
+    const st = store.load(id);
+    if (statusOf(st, store) !== 'paused') throw new TrunError('EBADSTATE', 'container not paused', { id });
+    cgroupOf(st).thaw();
+  } finally {
+    release();
+  }
 }
