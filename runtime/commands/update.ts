@@ -1,16 +1,46 @@
-// `trun update`: change a running container's resource limits (stub).
+// `trun update`: change a running container's resource limits, in the live cgroup and in the
+// config kept in state.json (so later updates merge with what is really in force).
 import type { LinuxResources } from '../../spec/types/runtime';
+import { validateConfigSchema } from '../../spec/validate';
+import { cgroupOf, statusOf } from '../container';
 import type { Context } from '../context';
+import { storeOf } from '../context';
 import { TrunError } from '../errors';
+import { type UpdateFlags, planUpdate, requestedResources } from '../update-resources';
 
 export interface UpdateOptions {
   id: string;
   /** Parsed from --resources (a file, or "-" for stdin: the CLI reads it). */
   resources?: LinuxResources;
   /** runc's single-value flags, as given on the command line (strings: sizes like "256m" are allowed for memory). */
-  flags: Partial<Record<'blkio-weight' | 'cpu-period' | 'cpu-quota' | 'cpu-share' | 'cpu-rt-period' | 'cpu-rt-runtime' | 'cpuset-cpus' | 'cpuset-mems' | 'memory' | 'memory-reservation' | 'memory-swap' | 'pids-limit', string>>;
+  flags: UpdateFlags;
 }
 
-export async function updateContainer(_ctx: Context, opts: UpdateOptions): Promise<void> {
-  throw new TrunError('EINVAL', 'update is not implemented yet', { id: opts.id });
+/** Checks the request against the runtime-spec schema, by the name the caller gave it. */
+function validateResources(r: LinuxResources): void {
+  try {
+    validateConfigSchema({ ociVersion: '1.0.0', linux: { resources: r } }, '--resources');
+  } catch (e) {
+    if (e instanceof TrunError) throw new TrunError('EINVAL', e.message.replace('linux.resources.', ''), { cause: e });
+    throw e;
+  }
+}
+
+export async function updateContainer(ctx: Context, opts: UpdateOptions): Promise<void> {
+  // Everything that can be refused is refused before the cgroup is touched.
+  const requested = requestedResources(opts.resources, opts.flags);
+  validateResources(requested);
+  const store = storeOf(ctx);
+  const release = await store.lock(opts.id);
+  try {
+    const st = store.load(opts.id);
+    if (statusOf(st, store) === 'stopped') throw new TrunError('ENOTRUNNING', 'container not running', { id: opts.id });
+    const plan = planUpdate(st.config.linux?.resources, requested);
+    if (plan.ignoredDevices) ctx.warn('update: linux.resources.devices cannot be changed on a live container: ignored');
+    for (const w of cgroupOf(st).apply(plan.apply)) ctx.warn(w);
+    st.config.linux = { ...st.config.linux, resources: plan.store };
+    store.save(st);
+  } finally {
+    release();
+  }
 }
