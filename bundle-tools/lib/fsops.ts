@@ -50,6 +50,19 @@ export class FsOps {
     this.child.on('error', (err) => this.fail(new TrunError('ESYS', `run helper "${helper}": ${err.message}`, { cause: err })));
     this.child.on('exit', (code, signal) => this.fail(new TrunError('ESYS', `helper "${helper}" exited (${signal ?? code})`)));
     this.child.stdin.on('error', () => undefined); // reported through 'exit'
+    this.idle();
+  }
+
+  /** An idle helper must not keep Node.js alive (a caller that forgets close() still exits). */
+  private idle(): void {
+    this.child.unref();
+    (this.child.stdout as Readable & { unref?: () => void }).unref?.();
+    (this.child.stdin as Writable & { unref?: () => void }).unref?.();
+  }
+
+  private busy(): void {
+    this.child.ref();
+    (this.child.stdout as Readable & { ref?: () => void }).ref?.();
   }
 
   /** Creates a device, fifo or (char 0/0) overlayfs whiteout; never follows symlinks. */
@@ -81,6 +94,7 @@ export class FsOps {
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.ref(); // keep Node.js alive until the helper has gone
     this.child.stdin.end();
     await exited;
   }
@@ -90,6 +104,7 @@ export class FsOps {
     const body = Buffer.concat([u32(op), field(Buffer.from(p)), ...rest]);
     return new Promise<Buffer>((resolve, reject) => {
       this.queue.push({ resolve, reject, what, path: p });
+      this.busy();
       this.child.stdin.write(Buffer.concat([u32(body.length), body]));
     });
   }
@@ -103,6 +118,7 @@ export class FsOps {
       const payload = this.buffered.subarray(8, 4 + len);
       this.buffered = this.buffered.subarray(4 + len);
       const pending = this.queue.shift();
+      if (this.queue.length === 0) this.idle();
       if (!pending) continue;
       if (errno === 0) {
         pending.resolve(payload);
