@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { TrunError, sysError } from '../../runtime/errors';
 import { generateSpec, volumeDirName, type ConfigOptions } from './config-gen';
 import { FsOps } from './fsops';
-import { ensureLayer } from './layer-cache';
+import { ensureLayer, stackDirs } from './layer-cache';
 import { isMountPoint, mountOverlay, mountsUnder, unmount } from './overlay';
 import { readFileInRoot, resolveInRoot } from './path-safety';
 import { processesRootedAt } from './processes';
@@ -66,7 +66,6 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
     const totalBytes = layers.reduce((n, l, i) => n + (store.hasLayer(diffIDs[i]!) ? 0 : l.size), 0);
     let bytes = 0;
     let unpacked = 0;
-    const lower: string[] = [];
     for (let i = 0; i < layers.length; i++) {
       const report = (done = false): void => o.onProgress?.({ phase: 'unpack', layer: i + 1, layers: layers.length, bytes, totalBytes, done });
       const r = await ensureLayer(store, layers[i]!, diffIDs[i]!, fsops, {
@@ -76,8 +75,8 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
         },
       });
       if (r.unpacked) unpacked++;
-      lower.unshift(r.dir);
     }
+    const lower = stackDirs(store, diffIDs).reverse();
     o.onProgress?.({ phase: 'unpack', layer: layers.length, layers: layers.length, bytes, totalBytes, done: true });
     await fsops.close();
     fsops = null;
@@ -205,8 +204,11 @@ export function mountBundle(bundleArg: string, store?: Store): void {
   const rootfs = path.join(bundle, 'rootfs');
   if (isMountPoint(rootfs)) return;
   const s = store ?? new Store(meta.store);
-  const lower = meta.diffIDs.map((d) => s.layerDir(d)).reverse();
-  for (const l of lower) if (!fs.existsSync(l)) throw new TrunError('EBUNDLE', `layer "${l}" of bundle "${bundle}" is missing from the store`, { path: l });
+  for (const d of meta.diffIDs) {
+    const l = s.layerDir(d);
+    if (!fs.existsSync(l)) throw new TrunError('EBUNDLE', `layer "${l}" of bundle "${bundle}" is missing from the store`, { path: l });
+  }
+  const lower = stackDirs(s, meta.diffIDs).reverse();
   mountOverlay({ lower, upper: path.join(bundle, 'upper'), work: path.join(bundle, 'work'), target: rootfs });
 }
 

@@ -1,6 +1,7 @@
 // The content-addressed cache of unpacked layers: store/layers/<diffID hex>/ holds one layer in
 // overlayfs form. A layer is unpacked into tmp/ and renamed into place only once complete and
 // verified, so a second bundle of the same image, or a concurrent one, unpacks nothing.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { TrunError } from '../../runtime/errors';
 import type { Descriptor } from '../../spec/types/image';
@@ -58,4 +59,34 @@ export async function ensureLayer(store: Store, desc: Descriptor, diffID: string
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * The lower dir for each layer of a stack, base first. overlayfs refuses the same directory twice
+ * in one stack, so a layer that repeats (docker save links identical layers) gets a copy,
+ * store/layers/<hex>-2 and so on, made once with cp -a (xattrs and whiteout devices included).
+ */
+export function stackDirs(store: Store, diffIDs: string[]): string[] {
+  const seen = new Map<string, number>();
+  return diffIDs.map((d) => {
+    const k = (seen.get(d) ?? 0) + 1;
+    seen.set(d, k);
+    const base = store.layerDir(d);
+    if (k === 1) return base;
+    const copy = `${base}-${k}`;
+    if (!fs.existsSync(copy)) {
+      const tmp = store.tmpPath('layer-copy');
+      const r = spawnSync('cp', ['-a', base, tmp], { encoding: 'utf8' });
+      if (r.status !== 0) {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        throw new TrunError('ESYS', `copy layer "${base}": ${(r.stderr || r.error?.message || '').trim()}`, { path: base });
+      }
+      try {
+        fs.renameSync(tmp, copy);
+      } catch {
+        fs.rmSync(tmp, { recursive: true, force: true }); // a concurrent copy won
+      }
+    }
+    return copy;
+  });
 }

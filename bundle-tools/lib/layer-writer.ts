@@ -51,7 +51,12 @@ export async function writeLayer(store: Store, srcDir: string, o: WriteLayerOpti
   );
   failed.catch(() => undefined);
   const fsops = new FsOps();
-  const walker = new Walker(pack, fsops, srcDir, o.mode, <T>(p: Promise<T>) => Promise.race([p, failed]));
+  // Every wait also ends when the output fails (e.g. ENOSPC); the loser of the race is silenced.
+  const guard = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => undefined);
+    return Promise.race([p, failed]);
+  };
+  const walker = new Walker(pack, fsops, srcDir, o.mode, guard);
   try {
     await walker.walk('');
     pack.finalize();
@@ -164,6 +169,7 @@ class Walker {
       const finished = new Promise<void>((resolve, reject) => {
         done = (err) => (err ? reject(err) : resolve());
       });
+      finished.catch(() => undefined); // awaited below unless an earlier wait fails first
       const sink = this.pack.entry(h as PackHeader, (err) => done(err));
       let off = 0;
       while (off < size) {

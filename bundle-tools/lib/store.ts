@@ -382,7 +382,7 @@ export class Store {
       blobs++;
     }
     for (const hex of safeReaddir(this.layersDir)) {
-      if (keepLayers.has(`sha256:${hex}`)) continue;
+      if (keepLayers.has(`sha256:${hex.replace(/-[0-9]+$/, '')}`)) continue; // "-N": a repeated layer's copy
       fs.rmSync(path.join(this.layersDir, hex), { recursive: true, force: true });
       layers++;
     }
