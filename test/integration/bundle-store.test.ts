@@ -246,6 +246,14 @@ test('bad input: missing image, bad tag, corrupt or truncated blob, escaping ent
   assert.not.ok(fs.existsSync(bundle));
   assert.not.ok(fs.existsSync(path.join(tmp, 'escaped')));
 
+  // commit --pause needs a container of trun on the bundle.
+  const idle = fresh('bundle');
+  ok(store, 'create', 'bad/test:1', idle);
+  const st = storeState(store);
+  fails(store, /--pause: no container of trun .* runs on bundle/, 'commit', '--pause', '--trun-root', fresh('state'), idle, 'bad/paused:1');
+  assert.is(storeState(store), st);
+  ok(store, 'rm', idle);
+
   // Directories that are not bundles made by trun-bundle.
   const plain = fresh('plain');
   fs.mkdirSync(plain);

@@ -1,5 +1,6 @@
 // Layer unpack on real overlay mounts (root): whiteouts and opaque directories, attributes, and
 // the hostile tarballs of node-tar's 2021 advisories, each crafted byte by byte.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -274,6 +275,22 @@ test('a corrupt, truncated or mislabelled blob is a clear error', async () => {
   await unpackLayer({ file: raw, digest: sha256(tarBytes), size: tarBytes.length, diffID: sha256(tarBytes) }, d, fsops);
   assert.is(fs.statSync(path.join(d, 'f')).size, 100_000);
   void gzip;
+});
+
+test('zstd layers go through zstd(1) when it is installed', async () => {
+  const tarBytes = await makeTar([{ name: 'z/file', content: 'zstd content' }]);
+  const raw = path.join(tmp, `zraw-${n++}`);
+  fs.writeFileSync(raw, tarBytes);
+  const z = spawnSync('zstd', ['-q', '-c', raw]);
+  if (z.error) {
+    console.log('  (skipping zstd: the zstd program is not installed; such layers fail with a clear error)');
+    return;
+  }
+  const file = path.join(tmp, `zst-${n++}`);
+  fs.writeFileSync(file, z.stdout);
+  const d = fresh('layer');
+  await unpackLayer({ file, digest: sha256(z.stdout), size: z.stdout.length, diffID: sha256(tarBytes) }, d, fsops);
+  assert.is(fs.readFileSync(path.join(d, 'z/file'), 'utf8'), 'zstd content');
 });
 
 test.run();
