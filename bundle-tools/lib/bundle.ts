@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrunError, sysError } from '../../runtime/errors';
+import { validateConfig } from '../../spec/validate';
 import { generateSpec, volumeDirName, type ConfigOptions } from './config-gen';
 import { FsOps } from './fsops';
 import { ensureLayer, stackDirs } from './layer-cache';
@@ -93,6 +94,8 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
       volumeDirs,
       callerEnv: o.callerEnv ?? {},
     });
+    // What trun itself will check: better refused here than at `trun create`.
+    validateConfig(spec, path.join(bundle, 'config.json'));
     writeJson(path.join(bundle, 'config.json'), spec);
     return { bundle, image, unpackedLayers: unpacked, cachedLayers: layers.length - unpacked };
   } catch (err) {
