@@ -9,7 +9,7 @@ import { ociState, type Status } from '../container';
 import type { Context } from '../context';
 import { storeOf } from '../context';
 import { TrunError, sysError } from '../errors';
-import { runHooks } from '../hooks';
+import { runHooks, runHooksLogged } from '../hooks';
 import { launchInit, type LaunchResult } from '../init/launch';
 import { cgroupManager, cgroupMountSources, type CgroupManager } from '../linux/cgroups';
 import { DEFAULT_DEVICE_RULES } from '../linux/devices';
@@ -95,6 +95,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
   const release = await store.lock(id);
   let cgroup: CgroupManager | undefined;
   let pid = 0;
+  let saved: StoredState | undefined;
   try {
     cgroup = cgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.global.systemdCgroup });
     cgroup.create();
@@ -155,6 +156,11 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
               writeIdMap(`/proc/${pid}/uid_map`, spec.linux?.uidMappings, id);
               writeIdMap(`/proc/${pid}/gid_map`, spec.linux?.gidMappings, id);
             }
+            // Recorded before any hook runs: should trun be killed from here on, the init exits
+            // (its sync socket closes) and `delete --force` still finds what to clean up, poststop
+            // hooks included.
+            store.save(state);
+            saved = state;
             return;
           case 'hooks': {
             const hooks = spec.hooks ?? {};
@@ -176,6 +182,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
     return { ...result, state };
   } catch (e) {
     await cleanupFailedCreate(pid, cgroup);
+    // The spec: a failed create continues with delete, whose poststop hooks undo what hooks did.
+    if (saved) await runHooksLogged('poststop', saved.config.hooks?.poststop, ociState(saved, 'stopped'), id, ctx.warn);
     store.remove(id);
     throw e;
   } finally {

@@ -5,6 +5,8 @@ import { storeOf } from '../context';
 import { TrunError } from '../errors';
 import { parseSignal } from '../linux/signals';
 
+const SIGKILL = 9;
+
 export interface KillOptions {
   id: string;
   signal?: string;
@@ -27,4 +29,6 @@ export function killContainer(ctx: Context, opts: KillOptions): void {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new TrunError('ENOTRUNNING', 'container not running', { id: opts.id });
     throw new TrunError('ESYS', `kill ${st.pid}: ${(e as Error).message}`, { id: opts.id, syscall: 'kill', cause: e });
   }
+  // A frozen process cannot die: let a SIGKILL take effect (runc does the same).
+  if (status === 'paused' && sig === SIGKILL) cgroupOf(st).thaw();
 }

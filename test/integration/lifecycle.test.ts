@@ -77,6 +77,16 @@ test('kill accepts KILL, SIGKILL and 9; an unknown signal is refused', async () 
   env.ok(['delete', '--force', id]);
 });
 
+test('kill KILL stops a paused container', async () => {
+  const id = env.id();
+  env.ok(['run', '-d', '-b', env.bundle(() => {}, ['sleep', '1000']), id]);
+  env.ok(['pause', id]);
+  assert.is(env.state(id).status, 'paused');
+  env.ok(['kill', id, 'KILL']);
+  await env.waitStatus(id, 'stopped');
+  env.ok(['delete', id]);
+});
+
 test('kill --all signals every process of the container', async () => {
   const id = env.id();
   env.ok(['run', '-d', '-b', env.bundle(() => {}, ['sh', '-c', 'sleep 1000 & sleep 1000 & wait']), id]);

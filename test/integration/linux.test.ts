@@ -149,12 +149,46 @@ test('hooks run in order with the state on stdin', () => {
   assert.is(entries[4]!.state.status, 'stopped');
 });
 
-test('a failing createRuntime hook fails create and cleans up', () => {
+test('a failing createRuntime hook fails create, runs poststop and cleans up', () => {
   const id = env.id();
-  const bundle = env.bundle((s) => { s.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo hook says no >&2; exit 7'] }] }; }, ['sleep', '1000']);
+  const marker = path.join(env.dir, `${id}.poststop`);
+  const bundle = env.bundle((s) => {
+    s.hooks = {
+      createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo hook says no >&2; exit 7'] }],
+      poststop: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${marker}`] }],
+    };
+  }, ['sleep', '1000']);
   const r = env.trun(['create', '-b', bundle, id]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /error running createRuntime hook #0: exit status 7, stderr: hook says no/);
+  assert.not.ok(fs.existsSync(path.join(env.root, id)));
+  assert.is(JSON.parse(fs.readFileSync(marker, 'utf8')).id, id, 'poststop ran with the state');
+});
+
+test('trun killed during a hook: the init exits, delete --force runs poststop and cleans up', async () => {
+  const id = env.id();
+  const marker = path.join(env.dir, `${id}.poststop`);
+  const started = path.join(env.dir, `${id}.started`);
+  const bundle = env.bundle((s) => {
+    s.hooks = {
+      createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', `echo $$ > ${started}.tmp; mv ${started}.tmp ${started}; exec sleep 1000`] }],
+      poststop: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${marker}`] }],
+    };
+  }, ['sleep', '1000']);
+  const child = env.spawn(['create', '-b', bundle, id]);
+  const deadline = Date.now() + 10_000;
+  while (!fs.existsSync(started)) {
+    if (Date.now() > deadline) throw new Error('the hook never started');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const pid = env.state(id).pid;
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  process.kill(Number(fs.readFileSync(started, 'utf8')), 'SIGKILL'); // the orphaned hook
+  await env.waitStatus(id, 'stopped');
+  assert.not.ok(fs.existsSync(`/proc/${pid}/status`) && !fs.readFileSync(`/proc/${pid}/status`, 'utf8').includes('zombie'), 'the init is gone');
+  env.ok(['delete', '--force', id]);
+  assert.is(JSON.parse(fs.readFileSync(marker, 'utf8')).id, id, 'poststop ran');
   assert.not.ok(fs.existsSync(path.join(env.root, id)));
 });
 
