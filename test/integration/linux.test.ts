@@ -81,6 +81,26 @@ test('sysctl, rlimits and the readonly root', () => {
   assert.match(r.stderr, /Read-only file system/);
 });
 
+test('umask, oomScoreAdj, domainname and extra devices', () => {
+  const r = run((s) => {
+    s.process!.user = { uid: 0, gid: 0, umask: 0o077 };
+    s.process!.oomScoreAdj = 500;
+    s.domainname = 'example.org';
+    s.linux!.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o600, uid: 0, gid: 0 }];
+    s.linux!.resources = { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }] };
+  }, 'umask; cat /proc/self/oom_score_adj; cat /proc/sys/kernel/domainname; stat -c "%t:%T %a" /dev/fuse');
+  assert.is(r.stderr, '');
+  assert.equal(r.stdout.trim().split('\n'), ['0077', '500', 'example.org', 'a:e5 600']);
+});
+
+test('--no-pivot moves the root instead of pivoting, and still confines the container', () => {
+  const id = env.id();
+  const r = env.trun(['run', '--no-pivot', '-b', env.bundle(() => {}, ['sh', '-c', 'ls /; cat /proc/self/mountinfo | head -1']), id]);
+  assert.is(r.stderr, '');
+  assert.ok(r.stdout.split('\n').includes('bin'));
+  assert.not.ok(r.stdout.split('\n').includes('work'), 'the host root is not visible');
+});
+
 test('capabilities are dropped to the configured sets', () => {
   const r = run((s) => {
     s.process!.capabilities = { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] };
