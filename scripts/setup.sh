@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(gcc make libc6-dev pkg-config libseccomp-dev busybox-static util-linux iproute2 iptables containernetworking-plugins umoci skopeo)
+PACKAGES=(gcc make libc6-dev pkg-config libseccomp-dev busybox-static util-linux iproute2 iptables containernetworking-plugins umoci skopeo zstd)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
