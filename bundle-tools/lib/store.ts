@@ -36,6 +36,8 @@ export interface BundleRecord {
   manifest: string;
   diffIDs: string[];
   created: string;
+  /** Names of the store volumes the bundle mounts (they cannot be removed while it exists). */
+  volumes?: string[];
 }
 
 export class Store {
@@ -56,6 +58,9 @@ export class Store {
   }
   get bundlesDir(): string {
     return path.join(this.root, 'bundles');
+  }
+  get volumesDir(): string {
+    return path.join(this.root, 'volumes');
   }
 
   /** Creates the layout when missing; checks oci-layout when present. */
@@ -310,6 +315,15 @@ export class Store {
 
   addBundleRecord(rec: BundleRecord): void {
     this.writeAtomic(this.recordPath(rec.bundle), JSON.stringify(rec, null, 2) + '\n');
+  }
+
+  /** The record of one bundle, or null when it has none. */
+  bundleRecord(bundle: string): BundleRecord | null {
+    try {
+      return JSON.parse(fs.readFileSync(this.recordPath(bundle), 'utf8')) as BundleRecord;
+    } catch {
+      return null;
+    }
   }
 
   removeBundleRecord(bundle: string): void {
