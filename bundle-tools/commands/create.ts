@@ -1,7 +1,7 @@
 // trun-bundle create IMAGE BUNDLE: unpack (or reuse) the image's layers and assemble the bundle.
 import { createBundle, type CreateBundleResult } from '../lib/bundle';
 import type { ConfigOptions } from '../lib/config-gen';
-import { parseMountFlag } from '../lib/mount-flags';
+import { parseMountFlag, parseVolumesFrom } from '../lib/mount-flags';
 import type { ProgressFn } from '../lib/progress';
 import { Store } from '../lib/store';
 
@@ -18,7 +18,11 @@ export interface CreateCommand {
   hostname?: string;
   readOnly: boolean;
   tty: boolean;
+  /** --mount, -v and --tmpfs values, and --volumes-from bundles. */
   mounts: string[];
+  volumes?: string[];
+  tmpfs?: string[];
+  volumesFrom?: string[];
   callerEnv: Record<string, string | undefined>;
   rootless: boolean;
   onProgress?: ProgressFn;
@@ -27,8 +31,12 @@ export interface CreateCommand {
 export async function create(c: CreateCommand): Promise<CreateBundleResult> {
   const config: ConfigOptions = {
     env: c.env, readOnly: c.readOnly, terminal: c.tty, rootless: c.rootless,
-    mounts: c.mounts.map((m) => parseMountFlag('mount', m)),
   };
+  const mounts = [
+    ...c.mounts.map((m) => parseMountFlag('mount', m)),
+    ...(c.volumes ?? []).map((m) => parseMountFlag('volume', m)),
+    ...(c.tmpfs ?? []).map((m) => parseMountFlag('tmpfs', m)),
+  ];
   if (c.args !== undefined) config.args = c.args;
   if (c.entrypoint !== undefined) config.entrypoint = c.entrypoint;
   if (c.cmd !== undefined) config.cmd = c.cmd;
@@ -36,7 +44,9 @@ export async function create(c: CreateCommand): Promise<CreateBundleResult> {
   if (c.user !== undefined) config.user = c.user;
   if (c.hostname !== undefined) config.hostname = c.hostname;
   const store = new Store(c.store).init();
-  const o: Parameters<typeof createBundle>[0] = { store, image: c.image, bundle: c.bundle, config, callerEnv: c.callerEnv };
+  const o: Parameters<typeof createBundle>[0] = {
+    store, image: c.image, bundle: c.bundle, config, callerEnv: c.callerEnv, mounts, volumesFrom: (c.volumesFrom ?? []).map(parseVolumesFrom),
+  };
   if (c.onProgress) o.onProgress = c.onProgress;
   return createBundle(o);
 }

@@ -1,19 +1,22 @@
 // Bundles made from images: BUNDLE/{upper,work,rootfs,config.json,trun-bundle.json}, with rootfs
 // an overlayfs mount of the image's cached layers under upper/. trun-bundle.json marks the
 // directory as ours and says which image and layers it stacks.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrunError, sysError } from '../../runtime/errors';
+import type { Mount } from '../../spec/types/runtime';
 import { validateConfig } from '../../spec/validate';
-import { generateSpec, volumeDirName, type ConfigOptions } from './config-gen';
+import { generateSpec, type ConfigOptions } from './config-gen';
 import { FsOps } from './fsops';
 import { ensureLayer, stackDirs } from './layer-cache';
 import { isMountPoint, mountOverlay, mountsUnder, unmount } from './overlay';
-import { readFileInRoot, resolveInRoot } from './path-safety';
+import type { MountRequest, VolumesFrom } from './mount-flags';
+import { readFileInRoot } from './path-safety';
 import { processesRootedAt } from './processes';
 import type { ProgressFn } from './progress';
-import { BUNDLE_MARKER, Store, type Image } from './store';
+import { BUNDLE_MARKER, Store, type BundleRecord, type Image } from './store';
+import { attachMounts, planMounts, type Attached } from './volume-mounts';
+import { Volumes } from './volumes';
 
 export interface BundleMeta {
   version: 1;
@@ -30,6 +33,9 @@ export interface CreateBundleOptions {
   image: string;
   bundle: string;
   config: ConfigOptions;
+  /** Bind, volume and tmpfs mounts (mount-flags.ts), and bundles to take mounts from. */
+  mounts?: MountRequest[];
+  volumesFrom?: VolumesFrom[];
   callerEnv?: Record<string, string | undefined>;
   onProgress?: ProgressFn;
 }
@@ -46,6 +52,10 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
   const store = o.store;
   const image = store.resolve(o.image);
   const diffIDs = image.config.rootfs.diff_ids;
+  // Bad mounts are refused before anything is made.
+  const plan = planMounts({
+    store, requests: o.mounts ?? [], volumesFrom: o.volumesFrom ?? [], imageVolumes: Object.keys(image.config.config?.Volumes ?? {}),
+  });
 
   const createdDir = prepareEmptyDir(bundle);
   const rootfs = path.join(bundle, 'rootfs');
@@ -53,13 +63,15 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
     version: 1, store: store.root, image: o.image, manifest: image.manifestDigest, config: image.configDigest, diffIDs,
     created: new Date().toISOString(),
   };
+  const record: BundleRecord = { bundle, manifest: image.manifestDigest, diffIDs, created: meta.created };
   let fsops: FsOps | null = null;
+  let attached: Attached | undefined;
   try {
     writeJson(path.join(bundle, BUNDLE_MARKER), meta);
     // The record goes in before any layer is unpacked, so a concurrent gc keeps those layers.
     await store.withLock(async () => {
       store.resolve(image.manifestDigest);
-      store.addBundleRecord({ bundle, manifest: image.manifestDigest, diffIDs, created: meta.created });
+      store.addBundleRecord(record);
     });
 
     fsops = new FsOps();
@@ -85,13 +97,19 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
     for (const d of ['upper', 'work', 'rootfs']) fs.mkdirSync(path.join(bundle, d), { mode: 0o755 });
     mountOverlay({ lower, upper: path.join(bundle, 'upper'), work: path.join(bundle, 'work'), target: rootfs });
 
-    const volumeDirs = makeVolumeDirs(bundle, rootfs, Object.keys(image.config.config?.Volumes ?? {}));
+    // Volumes are made and recorded as the bundle's under one lock, so no prune sees them unused.
+    const a = await store.withLock(async () => {
+      const made = attachMounts(store, bundle, rootfs, plan);
+      store.addBundleRecord({ ...record, volumes: made.volumes });
+      return made;
+    });
+    attached = a;
+    const mounts: Mount[] = [...(o.config.mounts ?? []), ...a.mounts];
     const spec = generateSpec({
       image: image.config,
-      options: o.config,
+      options: { ...o.config, mounts },
       passwd: readFileInRoot(rootfs, '/etc/passwd'),
       group: readFileInRoot(rootfs, '/etc/group'),
-      volumeDirs,
       callerEnv: o.callerEnv ?? {},
     });
     // What trun itself will check: better refused here than at `trun create`.
@@ -101,32 +119,12 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
   } catch (err) {
     if (fsops) await fsops.close().catch(() => undefined);
     cleanupBundle(bundle, createdDir);
-    await store.withLock(async () => store.removeBundleRecord(bundle)).catch(() => undefined);
+    await store.withLock(async () => {
+      store.removeBundleRecord(bundle);
+      attached?.undo();
+    }).catch(() => undefined);
     throw err;
   }
-}
-
-/**
- * Image volumes are directories in the bundle, seeded with what the image has at that path
- * (docker's anonymous volumes). Named volumes and -v are a later issue.
- */
-function makeVolumeDirs(bundle: string, rootfs: string, volumes: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  if (volumes.length === 0) return out;
-  fs.mkdirSync(path.join(bundle, 'volumes'), { mode: 0o755 });
-  for (const dest of volumes.sort()) {
-    if (!dest.startsWith('/')) throw new TrunError('EIMAGE', `image volume "${dest}" is not an absolute path`);
-    const dir = path.join(bundle, 'volumes', volumeDirName(dest));
-    const src = resolveInRoot(rootfs, dest);
-    if (src !== null && fs.lstatSync(src).isDirectory()) {
-      const r = spawnSync('cp', ['-a', `${src}/.`, dir], { encoding: 'utf8' });
-      if (r.status !== 0) throw new TrunError('ESYS', `seed volume "${dest}" from the image: ${(r.stderr || r.error?.message || '').trim()}`, { path: dir });
-    } else {
-      fs.mkdirSync(dir, { mode: 0o755 });
-    }
-    out.set(dest, dir);
-  }
-  return out;
 }
 
 /** Creates the bundle directory, or accepts an existing empty one; returns whether it was created. */
@@ -179,10 +177,15 @@ export function readBundleMeta(bundle: string): BundleMeta {
 
 export interface RemoveBundleOptions {
   store?: Store;
+  /** Also remove the bundle's anonymous volumes that no other bundle uses (docker's rm -v). */
+  volumes?: boolean;
 }
 
-/** Unmounts and deletes a bundle made by createBundle; refuses while a process runs on it. */
-export async function removeBundle(bundleArg: string, o: RemoveBundleOptions = {}): Promise<void> {
+/**
+ * Unmounts and deletes a bundle made by createBundle, releasing its volumes; refuses while a
+ * process runs on it. Returns the anonymous volumes removed with it.
+ */
+export async function removeBundle(bundleArg: string, o: RemoveBundleOptions = {}): Promise<string[]> {
   const bundle = path.resolve(bundleArg);
   const meta = readBundleMeta(bundle);
   const rootfs = path.join(bundle, 'rootfs');
@@ -195,9 +198,12 @@ export async function removeBundle(bundleArg: string, o: RemoveBundleOptions = {
   for (const m of mountsUnder(bundle)) unmount(m);
   fs.rmSync(bundle, { recursive: true, force: true });
   const store = o.store ?? new Store(meta.store);
-  if (fs.existsSync(path.join(store.root, 'index.json'))) {
-    await store.withLock(async () => store.removeBundleRecord(bundle));
-  }
+  if (!fs.existsSync(path.join(store.root, 'index.json'))) return [];
+  return store.withLock(async () => {
+    const volumes = store.bundleRecord(bundle)?.volumes ?? [];
+    store.removeBundleRecord(bundle);
+    return o.volumes ? new Volumes(store).removeAnonymous(volumes) : [];
+  });
 }
 
 /** Mounts a bundle's rootfs again (after a reboot); a no-op when mounted. */

@@ -1,6 +1,7 @@
 // config.json for a bundle: trun's default spec (the one `trun spec` prints) with the image
-// config applied on top (Entrypoint+Cmd, Env, WorkingDir, User, Labels, Volumes, StopSignal),
-// then the caller's overrides. Pure: the caller supplies passwd/group text and volume dirs.
+// config applied on top (Entrypoint+Cmd, Env, WorkingDir, User, Labels, StopSignal), then the
+// caller's overrides. Pure: the caller supplies passwd/group text, and the mounts, image
+// Volumes included (volume-mounts.ts turns those into store volumes).
 import * as path from 'node:path';
 import { DEFAULT_PATH, DOCKER_CAPABILITIES, defaultSpec } from '../../runtime/defaults';
 import { TrunError } from '../../runtime/errors';
@@ -24,7 +25,7 @@ export interface ConfigOptions {
   hostname?: string;
   readOnly?: boolean;
   terminal?: boolean;
-  /** Already-parsed mount flags (mount-flags.ts); they win over image volumes at the same path. */
+  /** Resolved mounts (volume-mounts.ts), parents first; they win over default mounts at the same path. */
   mounts?: Mount[];
   rootless?: boolean;
 }
@@ -35,8 +36,6 @@ export interface ConfigInput {
   /** Contents of the image's /etc/passwd and /etc/group, null when absent. */
   passwd: string | null;
   group: string | null;
-  /** Host directory backing each image volume, by container path. */
-  volumeDirs: Map<string, string>;
   callerEnv?: Record<string, string | undefined>;
 }
 
@@ -70,10 +69,7 @@ export function generateSpec(input: ConfigInput): Spec {
   if (ic.StopSignal) annotations[STOP_SIGNAL_ANNOTATION] = ic.StopSignal;
   if (Object.keys(annotations).length > 0) spec.annotations = annotations;
 
-  const volumeMounts: Mount[] = [...input.volumeDirs].map(([dest, source]) => ({
-    destination: dest, type: 'bind', source, options: ['rbind', 'rprivate'],
-  }));
-  spec.mounts = overrideMounts([...(spec.mounts ?? []), ...volumeMounts, ...(options.mounts ?? [])]);
+  spec.mounts = overrideMounts([...(spec.mounts ?? []), ...(options.mounts ?? [])]);
   return spec;
 }
 
@@ -107,7 +103,7 @@ export function mergeEnv(image: string[], overrides: string[], callerEnv: Record
   return [...out].map(([k, v]) => `${k}=${v}`);
 }
 
-/** A later mount at the same destination replaces an earlier one (flags over volumes over defaults). */
+/** A later mount at the same destination replaces an earlier one (the caller's over the defaults). */
 function overrideMounts(mounts: Mount[]): Mount[] {
   const out: Mount[] = [];
   for (const m of mounts) {
@@ -117,12 +113,4 @@ function overrideMounts(mounts: Mount[]): Mount[] {
     out.push(m);
   }
   return out;
-}
-
-/** A directory name for an image volume: readable, unique, never a path. */
-export function volumeDirName(dest: string): string {
-  const clean = dest.replace(/^\/+|\/+$/g, '').replace(/[^A-Za-z0-9._-]+/g, '_') || 'root';
-  let h = 0;
-  for (const c of dest) h = (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0;
-  return `${clean.slice(0, 60)}-${h.toString(16).padStart(8, '0')}`;
 }

@@ -1,9 +1,8 @@
 // config.json generation from an image config: command line, env, user resolution through the
-// image's passwd/group, labels, volumes, mount flags (pure).
+// image's passwd/group, labels, mounts (pure). Mount flags: volumes-flags.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generateSpec, mergeEnv, STOP_SIGNAL_ANNOTATION, volumeDirName, type ConfigOptions } from '../../bundle-tools/lib/config-gen';
-import { parseMountFlag } from '../../bundle-tools/lib/mount-flags';
+import { generateSpec, mergeEnv, STOP_SIGNAL_ANNOTATION, type ConfigOptions } from '../../bundle-tools/lib/config-gen';
 import { resolveUser } from '../../bundle-tools/lib/user';
 import { DOCKER_CAPABILITIES } from '../../runtime/defaults';
 import type { ImageConfig } from '../../spec/types/image';
@@ -15,8 +14,8 @@ function image(config: ImageConfig['config']): ImageConfig {
   return { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config };
 }
 
-function gen(config: ImageConfig['config'], options: ConfigOptions = {}, volumeDirs = new Map<string, string>()) {
-  return generateSpec({ image: image(config), options, passwd: PASSWD, group: GROUP, volumeDirs, callerEnv: { FROM_CALLER: 'yes' } });
+function gen(config: ImageConfig['config'], options: ConfigOptions = {}) {
+  return generateSpec({ image: image(config), options, passwd: PASSWD, group: GROUP, callerEnv: { FROM_CALLER: 'yes' } });
 }
 
 test('args are Entrypoint + Cmd, with docker overrides', () => {
@@ -64,43 +63,23 @@ test('cwd, hostname, read-only root, terminal, caps', () => {
   assert.throws(() => gen({ Cmd: ['x'] }, { cwd: 'rel' }), /must be an absolute path/);
 });
 
-test('labels and stop signal become annotations; volumes and --mount become mounts', () => {
-  const vols = new Map([['/data', '/b/volumes/data-1'], ['/tmp', '/b/volumes/tmp-2']]);
+test('labels and stop signal become annotations; mounts are added and replace defaults at the same path', () => {
   const spec = gen(
-    { Cmd: ['x'], Labels: { 'org.example': 'v' }, StopSignal: 'SIGQUIT', Volumes: { '/data': {}, '/tmp': {} } },
-    { mounts: [parseMountFlag('mount', 'type=tmpfs,target=/tmp,tmpfs-size=64m')] },
-    vols,
+    { Cmd: ['x'], Labels: { 'org.example': 'v' }, StopSignal: 'SIGQUIT', Volumes: { '/data': {} } },
+    {
+      mounts: [
+        { destination: '/data', type: 'bind', source: '/store/volumes/v/_data', options: ['rbind', 'rprivate'] },
+        { destination: '/dev/shm', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
+      ],
+    },
   );
   assert.equal(spec.annotations, { 'org.example': 'v', [STOP_SIGNAL_ANNOTATION]: 'SIGQUIT' });
-  const data = spec.mounts!.find((m) => m.destination === '/data');
-  assert.equal(data, { destination: '/data', type: 'bind', source: '/b/volumes/data-1', options: ['rbind', 'rprivate'] });
-  const tmps = spec.mounts!.filter((m) => m.destination === '/tmp');
-  assert.is(tmps.length, 1); // the flag replaces the image volume at the same path
-  assert.is(tmps[0]!.type, 'tmpfs');
+  assert.equal(spec.mounts!.find((m) => m.destination === '/data'), { destination: '/data', type: 'bind', source: '/store/volumes/v/_data', options: ['rbind', 'rprivate'] });
+  const shm = spec.mounts!.filter((m) => m.destination === '/dev/shm');
+  assert.equal(shm.map((m) => m.options), [['size=1m']]);
   assert.ok(spec.mounts!.some((m) => m.destination === '/proc'));
-});
-
-test('--mount parsing', () => {
-  assert.equal(parseMountFlag('mount', 'type=bind,source=/host,target=/c,readonly'), {
-    destination: '/c', type: 'bind', source: '/host', options: ['rbind', 'ro', 'rprivate'],
-  });
-  assert.equal(parseMountFlag('mount', 'type=bind,src=/h/,dst=/c/d/,bind-propagation=rslave,bind-nonrecursive=true').options, ['bind', 'rslave']);
-  assert.equal(parseMountFlag('mount', 'type=tmpfs,destination=/t,tmpfs-mode=1777').options, ['nosuid', 'nodev', 'mode=1777']);
-  assert.throws(() => parseMountFlag('mount', 'source=/a,target=/b'), /type= is required/);
-  assert.throws(() => parseMountFlag('mount', 'type=volume,source=v,target=/b'), /volumes are not supported yet/);
-  assert.throws(() => parseMountFlag('mount', 'type=bind,target=/b'), /needs source=/);
-  assert.throws(() => parseMountFlag('mount', 'type=bind,source=rel,target=/b'), /absolute/);
-  assert.throws(() => parseMountFlag('mount', 'type=bind,source=/a,target=b'), /absolute/);
-  assert.throws(() => parseMountFlag('mount', 'type=bind,source=/a,target=/b,bogus=1'), /unknown option "bogus"/);
-  assert.throws(() => parseMountFlag('mount', 'type=bind,source=/a,src=/b,target=/b'), /only one of/);
-  assert.throws(() => parseMountFlag('mount', 'type=tmpfs,target=/t,tmpfs-size=lots'), /bad tmpfs-size/);
-});
-
-test('volume directory names are plain and distinct', () => {
-  const a = volumeDirName('/var/lib/data');
-  assert.match(a, /^var_lib_data-[0-9a-f]{8}$/);
-  assert.is.not(volumeDirName('/var/lib_data'), volumeDirName('/var_lib/data'));
-  assert.not.match(volumeDirName('/../..'), /\//);
+  // Image Volumes are mounts only when the caller made them (volume-mounts.ts).
+  assert.is(gen({ Cmd: ['x'], Volumes: { '/data': {} } }).mounts!.some((m) => m.destination === '/data'), false);
 });
 
 test.run();
