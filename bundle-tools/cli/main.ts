@@ -7,6 +7,7 @@ import { gc, images, rmi } from '../commands/images';
 import { exportCmd, importCmd, importRootfsCmd } from '../commands/import';
 import { mount } from '../commands/mount';
 import { rm } from '../commands/rm';
+import { volumeCreate, volumeInspect, volumeLs, volumePrune, volumeRm } from '../commands/volume';
 import { DEFAULT_STORE } from '../lib/store';
 import { bool, commandArg, GLOBAL_FLAGS, list, parseArgs, str, type CommandDef, type Parsed } from './args';
 import { human, progressRenderer } from './progress-bar';
@@ -47,10 +48,21 @@ const COMMANDS: Record<string, CommandDef> = {
       hostname: { kind: 'string', help: 'container hostname' },
       'read-only': { kind: 'bool', help: 'mount the rootfs read-only' },
       tty: { kind: 'bool', short: 't', help: 'process.terminal = true' },
-      mount: { kind: 'list', help: 'type=bind,source=/a,target=/b[,readonly] or type=tmpfs,target=/t[,tmpfs-size=64m]' },
+      mount: { kind: 'list', help: 'type=bind,source=/a,target=/b[,readonly], type=volume[,source=NAME],target=/v or type=tmpfs,target=/t[,tmpfs-size=64m]' },
+      volume: { kind: 'list', short: 'v', help: 'HOST-PATH:/ctr[:ro] (made when missing), NAME:/ctr[:ro] or /ctr (a new anonymous volume)' },
+      tmpfs: { kind: 'list', help: '/ctr[:size=64m,mode=1777,...] (noexec,nosuid,nodev unless exec, suid, dev)' },
+      'volumes-from': { kind: 'list', help: "BUNDLE[:ro|:rw]: the volume and bind mounts of another bundle's config.json" },
     },
   },
-  rm: { usage: 'rm BUNDLE...', min: 1, max: -1, summary: 'unmount and delete bundles', flags: {} },
+  rm: {
+    usage: 'rm BUNDLE...', min: 1, max: -1, summary: 'unmount and delete bundles',
+    flags: { volumes: { kind: 'bool', short: 'v', help: 'also remove their anonymous volumes no other bundle uses' } },
+  },
+  volume: {
+    usage: 'volume create [NAME] | ls | inspect NAME... | rm NAME... | prune', min: 1, max: -1,
+    summary: 'manage volumes in the store (--quiet: ls prints names only)',
+    flags: { label: { kind: 'list', help: 'KEY=VALUE label for volume create' } },
+  },
   mount: { usage: 'mount BUNDLE', min: 1, max: 1, summary: "mount a bundle's rootfs again (after a reboot)", flags: {} },
   commit: {
     usage: 'commit BUNDLE IMAGE[:TAG] [flags]', min: 2, max: 2,
@@ -159,14 +171,19 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
         ...(p.rest !== undefined && p.rest.length > 0 ? { cmd: p.rest } : {}),
         env: list(p, 'env'), ...opt(p, 'cwd'), ...opt(p, 'user'), ...opt(p, 'hostname'),
         readOnly: bool(p, 'read-only'), tty: bool(p, 'tty'), mounts: list(p, 'mount'),
+        volumes: list(p, 'volume'), tmpfs: list(p, 'tmpfs'), volumesFrom: list(p, 'volumes-from'),
         callerEnv: process.env, rootless: (process.getuid?.() ?? 0) !== 0,
       }));
       if (!quiet) out(`created bundle ${res.bundle} from ${a0} (${res.unpackedLayers} layers unpacked, ${res.cachedLayers} cached)`);
       return 0;
     }
-    case 'rm':
-      await rm({ bundles: p.positionals, ...(str(p, 'store') !== undefined ? { store } : {}) });
+    case 'rm': {
+      const res = await rm({ bundles: p.positionals, volumes: bool(p, 'volumes'), ...(str(p, 'store') !== undefined ? { store } : {}) });
+      if (!quiet) for (const v of res.volumes) out(`removed volume ${v}`);
       return 0;
+    }
+    case 'volume':
+      return volume(p, store, quiet, out);
     case 'mount':
       mount({ bundle: a0, ...(str(p, 'store') !== undefined ? { store } : {}) });
       return 0;
@@ -182,6 +199,37 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
     }
   }
   return 1;
+}
+
+const VOLUME_COMMANDS: Record<string, (p: Parsed, store: string, quiet: boolean, out: (s: string) => void) => Promise<void>> = {
+  create: async (p, store, _q, out) => out(await volumeCreate({ store, names: p.positionals.slice(1), labels: list(p, 'label') })),
+  ls: async (p, store, quiet, out) => printVolumes(volumeLs({ store, names: p.positionals.slice(1) }), quiet, out),
+  inspect: async (p, store, _q, out) => out(JSON.stringify(volumeInspect({ store, names: p.positionals.slice(1) }), null, 2)),
+  rm: async (p, store, _q, out) => (await volumeRm({ store, names: p.positionals.slice(1) })).forEach((n) => out(n)),
+  prune: async (p, store, quiet, out) => {
+    const res = await volumePrune({ store, names: p.positionals.slice(1) });
+    res.removed.forEach((n) => out(n));
+    if (!quiet) out(`total reclaimed space: ${human(res.bytes)}`);
+  },
+};
+
+async function volume(p: Parsed, store: string, quiet: boolean, out: (s: string) => void): Promise<number> {
+  const sub = p.positionals[0]!;
+  const run = VOLUME_COMMANDS[sub];
+  if (!run) throw new TrunError('EINVAL', `volume: unknown subcommand "${sub}" (create, ls, inspect, rm or prune)`);
+  await run(p, store, quiet, out);
+  return 0;
+}
+
+function printVolumes(rows: ReturnType<typeof volumeLs>, quiet: boolean, out: (s: string) => void): void {
+  if (quiet) {
+    for (const r of rows) out(r.Name);
+    return;
+  }
+  const table = [['VOLUME NAME', 'CREATED', 'ANONYMOUS', 'BUNDLES']];
+  for (const r of rows) table.push([r.Name, r.CreatedAt.replace(/\.\d+Z$/, 'Z'), r.Anonymous ? 'yes' : 'no', String(r.Bundles.length)]);
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+  for (const row of table) out(row.map((cell, c) => cell.padEnd(widths[c]!)).join('   ').trimEnd());
 }
 
 function opt<K extends string>(p: Parsed, name: K): { [P in K]?: string } {

@@ -1,12 +1,19 @@
-// trun-bundle rm BUNDLE...: unmount and delete bundles (refused while a container runs on one).
+// trun-bundle rm BUNDLE...: unmount and delete bundles (refused while a container runs on one);
+// with --volumes, their anonymous volumes too.
 import { removeBundle } from '../lib/bundle';
 import { Store } from '../lib/store';
 
-export async function rm(c: { bundles: string[]; store?: string }): Promise<string[]> {
-  const removed: string[] = [];
+export interface RmResult {
+  bundles: string[];
+  /** Anonymous volumes removed with them (--volumes). */
+  volumes: string[];
+}
+
+export async function rm(c: { bundles: string[]; store?: string; volumes?: boolean }): Promise<RmResult> {
+  const out: RmResult = { bundles: [], volumes: [] };
   for (const b of c.bundles) {
-    await removeBundle(b, c.store !== undefined ? { store: new Store(c.store) } : {});
-    removed.push(b);
+    out.volumes.push(...(await removeBundle(b, { ...(c.store !== undefined ? { store: new Store(c.store) } : {}), volumes: c.volumes ?? false })));
+    out.bundles.push(b);
   }
-  return removed;
+  return out;
 }
