@@ -134,7 +134,7 @@ function parseVolume(value: string): MountRequest {
   if (parts.length > 3 || parts.some((p) => p === '')) throw new TrunError('EINVAL', `-v "${value}": expected [SOURCE:]DESTINATION[:OPTIONS]`);
   const [source, dest, opts] = parts.length === 1 ? [null, parts[0]!, ''] : [parts[0]!, parts[1]!, parts[2] ?? ''];
   if (!path.posix.isAbsolute(dest)) throw new TrunError('EINVAL', `-v "${value}": destination "${dest}" must be an absolute path`);
-  const destination = checkDestination(path.posix.normalize(dest), `-v "${value}"`);
+  const destination = checkDestination(dest, `-v "${value}"`);
   const o: VolumeOpts = {};
   for (const opt of opts.split(',').filter(Boolean)) {
     const set = VOLUME_OPTIONS[opt];
@@ -155,9 +155,16 @@ function parseVolume(value: string): MountRequest {
   return { kind: 'volume', name: source, destination, options: [...ro, 'rprivate'], nocopy: o.nocopy === true };
 }
 
-/** The options `--tmpfs` may carry, each with the one it cancels. */
-const TMPFS_FLAGS: Record<string, string> = {
-  ro: 'rw', rw: 'ro', exec: 'noexec', noexec: 'exec', suid: 'nosuid', nosuid: 'suid', dev: 'nodev', nodev: 'dev',
+/** The flags `--tmpfs` may carry: the one each cancels, and whether it is itself a mount option (the defaults are off-switches). */
+const TMPFS_FLAGS: Record<string, { cancels: string; add: boolean }> = {
+  ro: { cancels: 'rw', add: true },
+  rw: { cancels: 'ro', add: false },
+  noexec: { cancels: 'exec', add: true },
+  exec: { cancels: 'noexec', add: false },
+  nosuid: { cancels: 'suid', add: true },
+  suid: { cancels: 'nosuid', add: false },
+  nodev: { cancels: 'dev', add: true },
+  dev: { cancels: 'nodev', add: false },
 };
 const TMPFS_VALUES: Record<string, RegExp> = { size: SIZE, mode: MODE, nr_inodes: /^[0-9]+[kmgKMG]?$/ };
 
@@ -167,17 +174,17 @@ function parseTmpfs(value: string): MountRequest {
   const dest = colon < 0 ? value : value.slice(0, colon);
   const opts = colon < 0 ? '' : value.slice(colon + 1);
   if (!path.posix.isAbsolute(dest)) throw new TrunError('EINVAL', `--tmpfs "${value}": destination "${dest}" must be an absolute path`);
-  const destination = checkDestination(path.posix.normalize(dest), `--tmpfs "${value}"`);
+  const destination = checkDestination(dest, `--tmpfs "${value}"`);
   const flags = ['noexec', 'nosuid', 'nodev'];
   const values = new Map<string, string>();
   for (const opt of opts.split(',').filter(Boolean)) {
     const eq = opt.indexOf('=');
     if (eq < 0) {
-      const opposite = TMPFS_FLAGS[opt];
-      if (opposite === undefined) throw new TrunError('EINVAL', `--tmpfs "${value}": unknown option "${opt}"`);
-      const i = flags.indexOf(opposite);
+      const f = TMPFS_FLAGS[opt];
+      if (f === undefined) throw new TrunError('EINVAL', `--tmpfs "${value}": unknown option "${opt}"`);
+      const i = flags.indexOf(f.cancels);
       if (i >= 0) flags.splice(i, 1);
-      if (!flags.includes(opt) && opt !== 'rw') flags.push(opt);
+      if (f.add && !flags.includes(opt)) flags.push(opt);
       continue;
     }
     const key = opt.slice(0, eq);
@@ -191,9 +198,16 @@ function parseTmpfs(value: string): MountRequest {
   return { kind: 'plain', mount: { destination, type: 'tmpfs', source: 'tmpfs', options } };
 }
 
+/** A container path in one spelling: normalised, no trailing "/". */
+export function normalizeDestination(dest: string): string {
+  return path.posix.normalize(dest).replace(/(.)\/+$/, '$1');
+}
+
+/** The normalised destination; "/" itself is refused. */
 function checkDestination(dest: string, what: string): string {
-  if (dest === '/') throw new TrunError('EINVAL', `${what}: cannot mount over "/"`);
-  return dest;
+  const clean = normalizeDestination(dest);
+  if (clean === '/') throw new TrunError('EINVAL', `${what}: cannot mount over "/"`);
+  return clean;
 }
 
 function str(f: Fields, flag: string, ...keys: string[]): string | undefined {
@@ -228,7 +242,7 @@ function target(f: Fields, flag: string): string {
   const t = str(f, flag, 'target', 'destination', 'dst');
   if (t === undefined) throw new TrunError('EINVAL', `--mount "${flag}": target= is required`);
   if (!path.posix.isAbsolute(t)) throw new TrunError('EINVAL', `--mount "${flag}": target "${t}" must be an absolute path`);
-  return checkDestination(path.posix.normalize(t), `--mount "${flag}"`);
+  return checkDestination(t, `--mount "${flag}"`);
 }
 
 /** `--volumes-from BUNDLE[:ro|:rw]`; `readonly` null keeps each mount's own mode. */

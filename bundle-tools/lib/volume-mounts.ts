@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { defaultSpec } from '../../runtime/defaults';
 import { TrunError, sysError } from '../../runtime/errors';
 import type { Mount, Spec } from '../../spec/types/runtime';
-import type { MountRequest, VolumeRequest, VolumesFrom } from './mount-flags';
+import { normalizeDestination, type MountRequest, type VolumeRequest, type VolumesFrom } from './mount-flags';
 import type { Store } from './store';
 import { copyUp } from './volume-copyup';
 import { isVolumeName } from './volume-name';
@@ -42,7 +42,7 @@ export function planMounts(i: PlanInput): MountRequest[] {
   }
   for (const v of [...i.imageVolumes].sort()) {
     if (!path.posix.isAbsolute(v)) throw new TrunError('EIMAGE', `image volume "${v}" is not an absolute path`);
-    const dest = path.posix.normalize(v);
+    const dest = normalizeDestination(v);
     if (dest === '/' || byDest.has(dest)) continue;
     byDest.set(dest, { kind: 'volume', name: null, destination: dest, options: ['rprivate'], nocopy: false });
   }
@@ -162,7 +162,7 @@ export function mountsOfBundle(store: Store, from: VolumesFrom): MountRequest[] 
     if (source === bundle || source.startsWith(bundle + '/')) continue;
     const mode = from.readonly === null ? opts.filter((o) => o === 'ro') : from.readonly ? ['ro'] : [];
     const rest = opts.filter((o) => o !== 'ro' && o !== 'rw');
-    const destination = path.posix.normalize(m.destination);
+    const destination = normalizeDestination(m.destination);
     const others = rest.filter((o) => o !== 'bind' && o !== 'rbind');
     const rel = path.relative(store.volumesDir, source).split(path.sep);
     if (rel.length === 2 && rel[1] === '_data' && isVolumeName(rel[0]!)) {

@@ -122,7 +122,7 @@ export class Volumes {
     } catch (err) {
       throw sysError('rename', dir, err);
     }
-    const bytes = treeSize(aside);
+    const bytes = treeSize(path.join(aside, DATA));
     fs.rmSync(aside, { recursive: true, force: true });
     return bytes;
   }
