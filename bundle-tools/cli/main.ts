@@ -9,6 +9,7 @@ import { mount } from '../commands/mount';
 import { rm } from '../commands/rm';
 import { volumeCreate, volumeInspect, volumeLs, volumePrune, volumeRm } from '../commands/volume';
 import { DEFAULT_STORE } from '../lib/store';
+import { NETWORK_COMMAND, networkCli } from './network';
 import { bool, commandArg, GLOBAL_FLAGS, list, parseArgs, str, type CommandDef, type Parsed } from './args';
 import { human, progressRenderer } from './progress-bar';
 
@@ -52,12 +53,17 @@ const COMMANDS: Record<string, CommandDef> = {
       volume: { kind: 'list', short: 'v', help: 'HOST-PATH:/ctr[:ro] (made when missing), NAME:/ctr[:ro] or /ctr (a new anonymous volume)' },
       tmpfs: { kind: 'list', help: '/ctr[:size=64m,mode=1777,...] (noexec,nosuid,nodev unless exec, suid, dev)' },
       'volumes-from': { kind: 'list', help: "BUNDLE[:ro|:rw]: the volume and bind mounts of another bundle's config.json" },
+      network: { kind: 'string', help: 'bridge (default), NAME (network create), none, host or container:ID' },
+      publish: { kind: 'list', short: 'p', help: '[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp] (bridge networks)' },
+      link: { kind: 'list', help: 'CONTAINER[:ALIAS]: a name for another container (default bridge network)' },
+      'trun-root': { kind: 'string', help: "trun's state directory for --network container:ID (default /run/trun)" },
     },
   },
   rm: {
     usage: 'rm BUNDLE...', min: 1, max: -1, summary: 'unmount and delete bundles',
     flags: { volumes: { kind: 'bool', short: 'v', help: 'also remove their anonymous volumes no other bundle uses' } },
   },
+  network: NETWORK_COMMAND,
   volume: {
     usage: 'volume create [NAME] | ls | inspect NAME... | rm NAME... | prune', min: 1, max: -1,
     summary: 'manage volumes in the store (--quiet: ls prints names only)',
@@ -172,6 +178,8 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
         env: list(p, 'env'), ...opt(p, 'cwd'), ...opt(p, 'user'), ...opt(p, 'hostname'),
         readOnly: bool(p, 'read-only'), tty: bool(p, 'tty'), mounts: list(p, 'mount'),
         volumes: list(p, 'volume'), tmpfs: list(p, 'tmpfs'), volumesFrom: list(p, 'volumes-from'),
+        ...opt(p, 'network'), publish: list(p, 'publish'), links: list(p, 'link'),
+        ...(str(p, 'trun-root') !== undefined ? { trunRoot: str(p, 'trun-root')! } : {}),
         callerEnv: process.env, rootless: (process.getuid?.() ?? 0) !== 0,
       }));
       if (!quiet) out(`created bundle ${res.bundle} from ${a0} (${res.unpackedLayers} layers unpacked, ${res.cachedLayers} cached)`);
@@ -184,6 +192,8 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
     }
     case 'volume':
       return volume(p, store, quiet, out);
+    case 'network':
+      return networkCli(p, store, quiet, out);
     case 'mount':
       mount({ bundle: a0, ...(str(p, 'store') !== undefined ? { store } : {}) });
       return 0;

@@ -7,6 +7,7 @@ import { DEFAULT_PATH, DOCKER_CAPABILITIES, defaultSpec } from '../../runtime/de
 import { TrunError } from '../../runtime/errors';
 import type { ImageConfig } from '../../spec/types/image';
 import type { Mount, Spec } from '../../spec/types/runtime';
+import { applyNetworkPlan, type NetworkPlan } from '../network/modes';
 import { resolveUser } from './user';
 
 export const STOP_SIGNAL_ANNOTATION = 'org.opencontainers.image.stopSignal';
@@ -28,6 +29,8 @@ export interface ConfigOptions {
   /** Resolved mounts (volume-mounts.ts), parents first; they win over default mounts at the same path. */
   mounts?: Mount[];
   rootless?: boolean;
+  /** Network namespace, /etc files and CNI hooks (network/modes.ts); the mounts above win at the same path. */
+  network?: NetworkPlan;
 }
 
 export interface ConfigInput {
@@ -70,6 +73,7 @@ export function generateSpec(input: ConfigInput): Spec {
   if (Object.keys(annotations).length > 0) spec.annotations = annotations;
 
   spec.mounts = overrideMounts([...(spec.mounts ?? []), ...(options.mounts ?? [])]);
+  if (options.network) applyNetworkPlan(spec, options.network);
   return spec;
 }
 
