@@ -12,7 +12,7 @@ import { normalizeDestination, type MountRequest, type VolumeRequest, type Volum
 import type { Store } from './store';
 import { copyUp } from './volume-copyup';
 import { isVolumeName } from './volume-name';
-import { Volumes } from './volumes';
+import { isEmptyDir, Volumes } from './volumes';
 
 export interface PlanInput {
   store: Store;
@@ -96,7 +96,7 @@ export function attachMounts(store: Store, bundle: string, rootfs: string, plan:
 function attachVolume(vols: Volumes, bundle: string, rootfs: string, r: VolumeRequest, undos: (() => void)[]): string {
   const { meta, created } = vols.create(r.name === null ? { anonymous: true } : { name: r.name });
   const name = meta.name;
-  const unused = (): boolean => !vols.users().has(name) || (vols.users().get(name) ?? []).every((b) => b === bundle);
+  const unused = (): boolean => (vols.users().get(name) ?? []).every((b) => b === bundle);
   if (created) {
     undos.push(() => {
       if (unused()) vols.remove(name);
@@ -104,15 +104,18 @@ function attachVolume(vols: Volumes, bundle: string, rootfs: string, r: VolumeRe
   }
   if (meta.initialised) return name;
   const data = vols.dataDir(name);
-  const copied = !r.nocopy && copyUp(rootfs, r.destination, data);
-  vols.setInitialised(name, true);
   if (!created) {
+    // Put an existing volume back as it was, even after a copy-up that failed half way: copy-up
+    // only fills an empty volume, so empty it again.
+    const wasEmpty = isEmptyDir(data);
     undos.push(() => {
       if (!unused()) return;
-      if (copied) for (const e of fs.readdirSync(data)) fs.rmSync(path.join(data, e), { recursive: true, force: true });
+      if (wasEmpty) for (const e of fs.readdirSync(data)) fs.rmSync(path.join(data, e), { recursive: true, force: true });
       vols.setInitialised(name, false);
     });
   }
+  if (!r.nocopy) copyUp(rootfs, r.destination, data);
+  vols.setInitialised(name, true);
   return name;
 }
 
