@@ -47,7 +47,7 @@ export async function networkInspect(o: { store: string; names: string[] }): Pro
       const containers: Record<string, object> = {};
       for (const a of all.filter((x) => x.network === name)) {
         containers[a.id] = {
-          Name: a.id, Status: a.status, Hostname: a.hostname, MacAddress: a.mac ?? '', IPv4Address: a.ip ?? '',
+          Name: a.id, Status: a.status, Hostname: a.hostname, MacAddress: a.mac ?? '', IPv4Address: a.ip ?? '', HostInterface: a.veth ?? '',
           Ports: a.ports.map((p) => ({ HostIp: p.hostIP ?? '', HostPort: p.hostPort, ContainerPort: p.containerPort, Protocol: p.protocol })),
           Links: a.links.map((l) => `${l.name}:${l.alias}`),
         };

@@ -112,6 +112,11 @@ function pluginError(out: string, err: string, code: number | null, signal: Node
   return tail ? `${how}: ${tail}` : how;
 }
 
+/** The host end of the container's veth (the result's interface outside any sandbox that is not the bridge). */
+export function hostVeth(r: CniResult | undefined, bridge: string): string | undefined {
+  return r?.interfaces?.find((i) => !i.sandbox && i.name !== bridge)?.name;
+}
+
 /** The container side of a result: its address (CIDR) and MAC on `ifname`. */
 export function containerAddress(r: CniResult | undefined, ifname: string): { ip?: string; mac?: string } {
   if (!r) return {};

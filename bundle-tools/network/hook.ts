@@ -15,7 +15,7 @@ import { TrunError } from '../../runtime/errors';
 import { hostSubnets, ensureMasquerade, linkExists, teardownNetwork } from './bridge';
 import { bundleHostname, bundleNetworkFiles } from './bundle-network';
 import { claim, otherClaims, release } from './claims';
-import { bridgeChain, containerAddress, DEFAULT_CNI_PATH, execPlugin, LOOPBACK, pluginInput, type CniResult } from './cni';
+import { bridgeChain, containerAddress, hostVeth, DEFAULT_CNI_PATH, execPlugin, LOOPBACK, pluginInput, type CniResult } from './cni';
 import { hostsText, rewriteInPlace, type HostsEntry } from './hosts';
 import { DEFAULT_NETWORK, type Link, type PortMapping } from './modes';
 import { openNetns, procRef, refAlive } from './netns';
@@ -106,6 +106,8 @@ export async function hookAdd(o: AddOptions): Promise<Attachment | null> {
 
     return await net.withLock(() => {
       Object.assign(a, containerAddress(a.result as CniResult | undefined, IFNAME), { status: 'ready' });
+      const veth = hostVeth(a.result as CniResult | undefined, def.bridge);
+      if (veth) a.veth = veth;
       net.saveAttachment(a);
       refreshHosts(net, def.name);
       return a;

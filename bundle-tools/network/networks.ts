@@ -44,6 +44,8 @@ export interface Attachment {
   ifname: string;
   ip?: string;
   mac?: string;
+  /** The host end of the veth pair, on the network's bridge. */
+  veth?: string;
   hostname: string;
   hostsFile: string | null;
   links: Link[];
