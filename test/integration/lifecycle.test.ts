@@ -146,6 +146,31 @@ test('--preserve-fds passes fd 3 through', () => {
   }
 });
 
+test('socket activation: LISTEN_FDS fds are passed on and LISTEN_PID names the container process', () => {
+  const file = path.join(env.dir, 'listen.txt');
+  fs.writeFileSync(file, 'activated\n');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const r = env.trun(['run', '-b', env.bundle(() => {}, ['sh', '-c', 'echo $LISTEN_FDS $LISTEN_PID $$; cat /proc/self/fd/3']), env.id()],
+      { extraFds: [fd], env: { LISTEN_FDS: '1', LISTEN_PID: String(process.pid) } });
+    assert.is(r.stderr, '');
+    const [line, content] = r.stdout.split('\n');
+    const [fds, listenPid, shellPid] = line!.split(' ');
+    assert.is(fds, '1');
+    assert.is(listenPid, shellPid, 'LISTEN_PID is the exec\'d process (pid 1 of the container)');
+    assert.is(content, 'activated');
+  } finally {
+    fs.closeSync(fd);
+  }
+});
+
+test('noNewPrivileges is set on the process', () => {
+  const r = env.trun(['run', '-b', env.bundle(() => {}, ['grep', 'NoNewPrivs', '/proc/self/status']), env.id()]);
+  assert.match(r.stdout, /NoNewPrivs:\s+1/);
+  const off = env.trun(['run', '-b', env.bundle((s) => { s.process!.noNewPrivileges = false; }, ['grep', 'NoNewPrivs', '/proc/self/status']), env.id()]);
+  assert.match(off.stdout, /NoNewPrivs:\s+0/);
+});
+
 test('list shows containers as a table and as JSON', () => {
   const id = env.id();
   const bundle = env.bundle(() => {}, ['sleep', '1000']);
