@@ -120,7 +120,7 @@ int op_console(struct init_state *st, const struct plan_op *op, struct init_erro
 	int master, slave, unlock = 0, e;
 
 	if (st->console_fd < 0)
-		return init_error_set(err, EBADF, "no console socket (OPEN_CONSOLE_SOCKET missing)");
+		return init_error_set(err, EBADF, "no console socket (OPEN_CONSOLE_SOCKET or CONSOLE_RELAY missing)");
 	if (rows > 0xffff || cols > 0xffff)
 		return init_error_set(err, EINVAL, "window size %llux%llu", (unsigned long long)rows,
 				      (unsigned long long)cols);
