@@ -1,5 +1,6 @@
 // What every command receives instead of reading process globals: its options, environment,
 // working directory and a place for warnings. The library never prints or exits.
+import type { InitSpawner } from './init/spawner';
 import { DEFAULT_ROOT, StateStore } from './state';
 
 export interface GlobalOptions {
@@ -17,6 +18,11 @@ export interface Context {
   env: Readonly<Record<string, string | undefined>>;
   /** Non-fatal problems (a failing poststop hook...): the CLI logs them. */
   warn: (message: string) => void;
+  /**
+   * Who starts the trun-init that runs the container or exec'd process (it inherits the caller's
+   * stdio): unset, this process spawns it; the warm path's server has the caller's front end fork it.
+   */
+  spawner?: InitSpawner;
 }
 
 export function defaultGlobals(): GlobalOptions {

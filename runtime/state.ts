@@ -11,6 +11,22 @@ export const STATE_FILE = 'state.json';
 export const FIFO_FILE = 'exec.fifo';
 const LOCK_FILE = 'lock';
 
+let serial = 0;
+/**
+ * A name no other holder uses at the same time: `<pid>.<n>`. The warm path's server runs many
+ * commands in one process, so the pid alone no longer tells two of them apart.
+ */
+export function uniqueSuffix(): string {
+  serial += 1;
+  return `${process.pid}.${serial}`;
+}
+
+/** The pid that holds a lock, from its content "<pid>" or "<pid> <holder>". */
+export function lockHolderPid(content: string): number {
+  const pid = Number(content.split(' ')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : 0;
+}
+
 /** What trun keeps about a container: the OCI state plus what later commands need. */
 export interface StoredState {
   ociVersion: string;
@@ -93,7 +109,7 @@ export class StateStore {
   /** Atomic: written to a temporary file, then renamed over state.json. */
   save(state: StoredState): void {
     const dir = this.dir(state.id);
-    const tmp = path.join(dir, `.${STATE_FILE}.${process.pid}`);
+    const tmp = path.join(dir, `.${STATE_FILE}.${uniqueSuffix()}`);
     try {
       fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
       fs.renameSync(tmp, path.join(dir, STATE_FILE));
@@ -117,20 +133,23 @@ export class StateStore {
 
   /**
    * Takes the container's lock, waiting while another live trun holds it. A lock left by a trun
-   * that died is taken over. Returns the release function.
+   * that died is taken over. Returns the release function. The lock holds "<pid> <holder>": the
+   * pid tells a dead holder (a trun, or a warm server with all its commands, that died), the
+   * holder part tells apart two commands of one server, so one never releases the other's lock.
    */
   async lock(id: string, timeoutMs = 60_000): Promise<() => void> {
     const dir = this.dir(id);
     const file = path.join(dir, LOCK_FILE);
     const deadline = Date.now() + timeoutMs;
+    const mine = `${process.pid} ${uniqueSuffix()}`;
     for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
       try {
         const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-        fs.writeSync(fd, String(process.pid));
+        fs.writeSync(fd, mine);
         fs.closeSync(fd);
         return () => {
           try {
-            if (fs.readFileSync(file, 'utf8') === String(process.pid)) fs.unlinkSync(file);
+            if (fs.readFileSync(file, 'utf8') === mine) fs.unlinkSync(file);
           } catch {
             // the directory went away with delete: nothing to release
           }
@@ -141,12 +160,15 @@ export class StateStore {
         if (code !== 'EEXIST') throw sysError('open', file, e, id);
       }
       let holder = 0;
+      let young = false;
       try {
-        holder = Number(fs.readFileSync(file, 'utf8'));
+        holder = lockHolderPid(fs.readFileSync(file, 'utf8'));
+        // Empty: its holder may be between its open and its write; only an old one is abandoned.
+        young = !holder && Date.now() - fs.statSync(file).mtimeMs < 1000;
       } catch {
         continue; // released between our open and read
       }
-      if (!holder || !isAlive(holder)) {
+      if (!young && (!holder || !isAlive(holder))) {
         fs.rmSync(file, { force: true });
         continue;
       }

@@ -1,10 +1,12 @@
 // trun's command line: runc's global flags and subcommands. This file only parses and prints;
 // each subcommand's module is loaded when that subcommand runs.
+import * as path from 'node:path';
 import type { Context, GlobalOptions } from '../context';
 import { defaultGlobals } from '../context';
 import { TrunError } from '../errors';
 import { bool, list, num, parseArgs, str, type FlagSpec, type Parsed } from './args';
 import { logEvent } from './log';
+import { forwardSignals, processSignals, type SignalSource } from './signals';
 
 const VERSION = '0.1.0';
 
@@ -37,8 +39,26 @@ interface Command {
   usage: string;
   /** Number of positional arguments required (at least). */
   args: number;
-  run: (ctx: Context, p: Parsed, out: NodeJS.WritableStream) => Promise<number>;
+  run: (ctx: Context, p: Parsed, out: NodeJS.WritableStream, host: MainHost) => Promise<number>;
 }
+
+/**
+ * What main() takes from the process it runs in besides argv/env/cwd/stdio: the cold path passes
+ * this process's own, the warm path's server those of the caller's front end.
+ */
+export interface MainHost {
+  /** The signals sent to trun (forwarded by foreground run/exec, ending `events`). */
+  signals: SignalSource;
+  /** Reads all of trun's stdin (`update --resources -`). */
+  readStdin: () => Promise<string>;
+  /** Starts trun-init for create/run/exec; unset: spawned by this process. */
+  spawner?: import('../init/spawner').InitSpawner;
+}
+
+export const processHost: MainHost = {
+  signals: processSignals,
+  readStdin: async () => (await import('node:fs')).readFileSync(0, 'utf8'),
+};
 
 function idOf(p: Parsed): string {
   return p.positional[0]!;
@@ -53,14 +73,6 @@ function createOpts(p: Parsed) {
   o.noNewKeyring = bool(p, 'no-new-keyring');
   o.preserveFds = num(p, 'preserve-fds') ?? 0;
   return o;
-}
-
-const SIGNALS_TO_FORWARD: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-
-/** Foreground run/exec: pass the signals trun receives on to the container's process. */
-function forwardProcessSignals(forward: (signal: NodeJS.Signals) => void): () => void {
-  const handlers = SIGNALS_TO_FORWARD.map((s) => { const h = () => forward(s); process.on(s, h); return [s, h] as const; });
-  return () => { for (const [s, h] of handlers) process.off(s, h); };
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -83,13 +95,13 @@ const COMMANDS: Record<string, Command> = {
   run: {
     flags: [...CREATE_FLAGS, { name: 'detach', aliases: ['d'], type: 'bool' }, { name: 'keep', type: 'bool' }],
     usage: 'run [command options] <container-id>', args: 1,
-    run: async (ctx, p) => {
+    run: async (ctx, p, _out, host) => {
       const { runContainer } = await import('../commands/run');
       return runContainer(ctx, {
         ...createOpts(p),
         detach: bool(p, 'detach'),
         keep: bool(p, 'keep'),
-        forwardSignals: forwardProcessSignals,
+        forwardSignals: (forward) => forwardSignals(host.signals, forward),
       });
     },
   },
@@ -104,7 +116,7 @@ const COMMANDS: Record<string, Command> = {
     ],
     usage: 'exec [command options] <container-id> <command> [command options]  ||  -p process.json <container-id>', args: 1,
     stopAfter: 1,
-    run: async (ctx, p) => {
+    run: async (ctx, p, _out, host) => {
       const { execProcess } = await import('../commands/exec');
       const gids = list(p, 'additional-gids').map((g) => {
         const n = Number(g);
@@ -115,7 +127,7 @@ const COMMANDS: Record<string, Command> = {
         id: idOf(p), args: p.positional.slice(1), tty: bool(p, 'tty'), detach: bool(p, 'detach'),
         env: list(p, 'env'), additionalGids: gids, caps: list(p, 'cap'), noNewPrivs: bool(p, 'no-new-privs'),
         preserveFds: num(p, 'preserve-fds') ?? 0, ignorePaused: bool(p, 'ignore-paused'),
-        forwardSignals: forwardProcessSignals,
+        forwardSignals: (forward) => forwardSignals(host.signals, forward),
       };
       const setIf = <K extends keyof typeof o>(k: K, v: (typeof o)[K] | undefined) => { if (v !== undefined) o[k] = v; };
       setIf('processFile', str(p, 'process'));
@@ -158,19 +170,19 @@ const COMMANDS: Record<string, Command> = {
   },
   events: {
     flags: [{ name: 'stats', type: 'bool' }, { name: 'interval', type: 'string' }], usage: 'events [command options] <container-id>', args: 1,
-    run: async (ctx, p, out) => {
+    run: async (ctx, p, out, host) => {
       const { containerEvents } = await import('../commands/events');
       const { parseDuration } = await import('./duration');
       const abort = new AbortController();
       const stop = () => abort.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      host.signals.on('SIGINT', stop);
+      host.signals.on('SIGTERM', stop);
       try {
         await containerEvents(ctx, { id: idOf(p), stats: bool(p, 'stats'), intervalMs: parseDuration(str(p, 'interval') ?? '5s') },
           (ev) => out.write(`${JSON.stringify(ev)}\n`), abort.signal);
       } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
+        host.signals.off('SIGINT', stop);
+        host.signals.off('SIGTERM', stop);
       }
       return 0;
     },
@@ -183,13 +195,13 @@ const COMMANDS: Record<string, Command> = {
         .map((name): FlagSpec => ({ name, type: 'string' })),
     ],
     usage: 'update [command options] <container-id>', args: 1,
-    run: async (ctx, p) => {
+    run: async (ctx, p, _out, host) => {
       const { updateContainer } = await import('../commands/update');
       const o: import('../commands/update').UpdateOptions = { id: idOf(p), flags: {} };
       const res = str(p, 'resources');
       if (res !== undefined) {
         const fs = await import('node:fs');
-        const text = res === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(res, 'utf8');
+        const text = res === '-' ? await host.readStdin() : fs.readFileSync(path.resolve(ctx.cwd, res), 'utf8');
         try {
           o.resources = JSON.parse(text);
         } catch (e) {
@@ -265,10 +277,11 @@ function usage(): string {
   return `usage: trun [global options] command [command options] [arguments...]\n\ncommands:\n${lines.join('\n')}\n`;
 }
 
-function globalsOf(p: Parsed): GlobalOptions {
+/** Paths are taken relative to the caller's cwd, never this process's (the warm path's server has its own). */
+function globalsOf(p: Parsed, cwd: string): GlobalOptions {
   const g = defaultGlobals();
-  const root = str(p, 'root'); if (root !== undefined) g.root = root;
-  const log = str(p, 'log'); if (log !== undefined) g.log = log;
+  const root = str(p, 'root'); if (root !== undefined) g.root = path.resolve(cwd, root);
+  const log = str(p, 'log'); if (log !== undefined) g.log = path.resolve(cwd, log);
   const fmt = str(p, 'log-format');
   if (fmt !== undefined) {
     if (fmt !== 'text' && fmt !== 'json') throw new TrunError('EINVAL', `invalid log-format: ${fmt}`);
@@ -284,11 +297,13 @@ function globalsOf(p: Parsed): GlobalOptions {
   return g;
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv, cwd: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function main(
+  argv: string[], env: NodeJS.ProcessEnv, cwd: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, host: MainHost = processHost,
+): Promise<number> {
   let global = defaultGlobals();
   try {
     const top = parseArgs(argv, GLOBAL_FLAGS, { stopAtPositional: true });
-    global = globalsOf(top);
+    global = globalsOf(top, cwd);
     if (bool(top, 'version')) {
       out.write(`trun version ${VERSION}\nspec: ${(await import('../defaults')).OCI_VERSION}\nnode: ${process.version}\n`);
       return 0;
@@ -310,7 +325,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, cwd: string, 
       throw new TrunError('EINVAL', `"${name}" requires ${cmd.args === 1 ? 'exactly 1 argument' : `${cmd.args} arguments`}`);
     }
     const ctx: Context = { global, cwd, env, warn: (m) => logEvent(global, 'warning', m, err) };
-    return await cmd.run(ctx, p, out);
+    if (host.spawner) ctx.spawner = host.spawner;
+    return await cmd.run(ctx, p, out, host);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     logEvent(global, 'error', msg, err);
@@ -319,7 +335,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, cwd: string, 
   }
 }
 
-if (require.main === module) {
+// dist/trun-server.js bundles this module too (and defines TRUN_SERVER_BUNDLE): there it is a library.
+declare const TRUN_SERVER_BUNDLE: boolean | undefined;
+if (require.main === module && typeof TRUN_SERVER_BUNDLE === 'undefined') {
   main(process.argv.slice(2), process.env, process.cwd(), process.stdout, process.stderr).then(
     (code) => { process.exitCode = code; },
     (e) => { process.stderr.write(`${String(e)}\n`); process.exitCode = 1; },

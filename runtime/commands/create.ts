@@ -17,7 +17,7 @@ import { readProcStat, waitGone } from '../linux/proc';
 import { probeHostSecurity } from '../linux/security';
 import { compileCreatePlan } from '../plan';
 import type { StoredState } from '../state';
-import { validateId } from '../state';
+import { uniqueSuffix, validateId } from '../state';
 
 export interface CreateOptions {
   id: string;
@@ -45,7 +45,7 @@ function writeIdMap(file: string, maps: readonly LinuxIDMapping[] | undefined, i
 
 /** Writes the pid file the way runc does: the bare pid, no newline, renamed into place. */
 export function writePidFile(file: string, pid: number): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}`);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${uniqueSuffix()}`);
   try {
     fs.writeFileSync(tmp, String(pid));
     fs.renameSync(tmp, file);
@@ -139,6 +139,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
     const result = await launchInit({
       ops: plan.ops,
       stdio: ['inherit', 'inherit', 'inherit'],
+      spawner: ctx.spawner,
       preserveFds,
       id,
       keepChild: foreground,

@@ -142,6 +142,7 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
     const result = await launchInit({
       ops,
       stdio: ['inherit', 'inherit', 'inherit'],
+      spawner: ctx.spawner,
       preserveFds: opts.preserveFds,
       id,
       beforePlan: (p) => {

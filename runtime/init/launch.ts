@@ -1,13 +1,15 @@
 // Starts trun-init with a plan and drives the sync protocol (see protocol.ts for the messages):
 // records the pid it reports, answers each sync point through a callback, and turns ERROR
 // frames into TrunErrors.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import { TrunError } from '../errors';
 import { FrameReader, MsgType, encodePlan, frame, type Op } from './protocol';
+import { childProcessSpawner, type InitChild, type InitSpawner, type SpawnedInit, type StdioSlot } from './spawner';
+
+export type { InitChild, InitSpawner, StdioSlot } from './spawner';
 
 export function initBinary(): string {
   if (process.env.TRUN_INIT) return process.env.TRUN_INIT;
@@ -17,8 +19,6 @@ export function initBinary(): string {
   }
   throw new TrunError('ESYS', `trun-init not found next to "${__dirname}": run make build`);
 }
-
-export type StdioSlot = 'inherit' | 'pipe' | 'ignore' | number;
 
 export interface LaunchOptions {
   ops: readonly Op[];
@@ -38,15 +38,17 @@ export interface LaunchOptions {
   finalSync?: string;
   /** With finalSync: return at once instead of reaping the first init process (it waits for the container). */
   keepChild?: boolean;
-  /** Called once the init is running, with its process (to write to its stdin, say). */
+  /** Called once the init is running, with its process (to write to its stdin, say); needs a spawner that makes children of this process. */
   onSpawn?: (child: ChildProcess) => void;
+  /** Who starts the init: child_process here (the default), or the caller's front end (warm path). */
+  spawner?: InitSpawner;
 }
 
 export interface LaunchResult {
   /** Host pid of the cloned process (0 if the plan has no CLONE). */
   pid: number;
   /** The first init process; after a finalSync in WAIT mode its exit mirrors the container's. */
-  child: ChildProcess;
+  child: InitChild;
   /** Wait status of the cloned process, when the plan's CLONE waits for it. */
   waitStatus?: number;
 }
@@ -58,7 +60,7 @@ export function exitCodeOf(waitStatus: number): number {
 }
 
 /** Waits for a process's exit: its exit code, or 128 + n when signal n killed it. */
-export function childExitCode(child: ChildProcess): Promise<number> {
+export function childExitCode(child: InitChild): Promise<number> {
   return new Promise((resolve) => {
     const done = (code: number | null, signal: NodeJS.Signals | null) => {
       resolve(signal ? 128 + (os.constants.signals[signal] ?? 0) : code ?? 0);
@@ -71,99 +73,107 @@ export function childExitCode(child: ChildProcess): Promise<number> {
 export function launchInit(opts: LaunchOptions): Promise<LaunchResult> {
   const preserve = opts.preserveFds ?? 0;
   const syncFd = 3 + preserve;
-  const stdio: StdioOptions = [...opts.stdio];
-  for (let fd = 3; fd < syncFd; fd++) stdio.push(fd);
-  stdio.push('pipe');
+  const spawner = opts.spawner ?? childProcessSpawner;
 
   return new Promise<LaunchResult>((resolve, reject) => {
-    let child: ChildProcess;
-    try {
-      child = spawn(initBinary(), [String(syncFd)], { stdio, env: {}, argv0: 'trun-init' });
-    } catch (e) {
+    const fail = (e: unknown) => {
       reject(new TrunError('ESYS', `spawn trun-init: ${(e as Error).message}`, { cause: e, ...(opts.id ? { id: opts.id } : {}) }));
-      return;
-    }
-    const sock = child.stdio[syncFd] as Socket;
-    const reader = new FrameReader();
-    let pid = 0;
-    let waitStatus: number | undefined;
-    let failure: TrunError | undefined;
-    let finished = false;
-    let exited = false;
-    let exitInfo = '';
-    let eof = false;
-    const details = opts.id ? { id: opts.id } : {};
-
-    const settle = () => {
-      if (finished || !exited || !eof) return;
-      finished = true;
-      if (failure) reject(failure);
-      else if (opts.finalSync) reject(new TrunError('EINIT', `trun-init exited before "${opts.finalSync}" (${exitInfo})`, details));
-      else resolve(waitStatus === undefined ? { pid, child } : { pid, child, waitStatus });
     };
-
-    const answer = async (name: string) => {
-      try {
-        if (opts.onSync) await opts.onSync(name, pid);
-        sock.write(frame(MsgType.GO));
-        if (opts.finalSync === name) {
-          finished = true;
-          sock.destroy();
-          // The first stage exited (or will) right after reporting the pid; reap it before returning.
-          if (opts.keepChild || exited || child.exitCode !== null) resolve({ pid, child });
-          else child.once('exit', () => resolve({ pid, child }));
-        }
-      } catch (e) {
-        failure ??= e instanceof TrunError ? e : new TrunError('EINIT', String((e as Error).message ?? e), details);
-        sock.write(frame(MsgType.ABORT, failure.message));
-      }
-    };
-
-    sock.on('data', (chunk: Buffer) => {
-      for (const msg of reader.push(chunk)) {
-        const text = msg.payload.toString('utf8');
-        switch (msg.type) {
-          case MsgType.PID:
-            pid = Number(text);
-            opts.onPid?.(pid);
-            break;
-          case MsgType.SYNC:
-            void answer(text);
-            break;
-          case MsgType.ERROR:
-            failure ??= new TrunError('EINIT', text, details);
-            break;
-          case MsgType.EXIT:
-            waitStatus = Number(text);
-            break;
-          default:
-            failure ??= new TrunError('EINIT', `trun-init sent an unknown message type ${msg.type}`, details);
-        }
-      }
-    });
-    sock.on('error', () => { /* EPIPE after the init died: reported through exit */ });
-    sock.on('close', () => { eof = true; settle(); });
-    child.on('error', (e) => {
-      failure ??= new TrunError('ESYS', `spawn trun-init: ${e.message}`, { ...details, cause: e });
-      exited = true;
-      eof = true;
-      settle();
-    });
-    child.on('exit', (code, signal) => {
-      exited = true;
-      exitInfo = signal ? `signal ${signal}` : `exit status ${code}`;
-      settle();
-    });
-
-    if (child.pid === undefined) return; // 'error' follows
-    opts.onSpawn?.(child);
+    let spawned: SpawnedInit | Promise<SpawnedInit>;
     try {
-      opts.beforePlan?.(child.pid);
+      if (opts.onSpawn && spawner !== childProcessSpawner) throw new Error('onSpawn needs trun-init as a child of this process');
+      spawned = spawner.spawn({ binary: initBinary(), stdio: opts.stdio, preserveFds: preserve, syncFd });
     } catch (e) {
-      child.kill('SIGKILL');
-      failure = e instanceof TrunError ? e : new TrunError('ESYS', String(e), details);
+      fail(e);
       return;
     }
-    sock.write(frame(MsgType.PLAN, encodePlan(opts.ops)));
+    if (spawned instanceof Promise) spawned.then((s) => drive(opts, s, resolve, reject), fail);
+    else drive(opts, spawned, resolve, reject);
   });
+}
+
+/** Sends the plan and answers the init's messages until it is done (or, with finalSync, released). */
+function drive(opts: LaunchOptions, spawned: SpawnedInit, resolve: (r: LaunchResult) => void, reject: (e: Error) => void): void {
+  const { child, sync: sock, process: proc } = spawned;
+  const reader = new FrameReader();
+  let pid = 0;
+  let waitStatus: number | undefined;
+  let failure: TrunError | undefined;
+  let finished = false;
+  let exited = false;
+  let exitInfo = '';
+  let eof = false;
+  const details = opts.id ? { id: opts.id } : {};
+
+  const settle = () => {
+    if (finished || !exited || !eof) return;
+    finished = true;
+    if (failure) reject(failure);
+    else if (opts.finalSync) reject(new TrunError('EINIT', `trun-init exited before "${opts.finalSync}" (${exitInfo})`, details));
+    else resolve(waitStatus === undefined ? { pid, child } : { pid, child, waitStatus });
+  };
+
+  const answer = async (name: string) => {
+    try {
+      if (opts.onSync) await opts.onSync(name, pid);
+      sock.write(frame(MsgType.GO));
+      if (opts.finalSync === name) {
+        finished = true;
+        sock.destroy();
+        // The first stage exited (or will) right after reporting the pid; reap it before returning.
+        if (opts.keepChild || exited || child.exitCode !== null) resolve({ pid, child });
+        else child.once('exit', () => resolve({ pid, child }));
+      }
+    } catch (e) {
+      failure ??= e instanceof TrunError ? e : new TrunError('EINIT', String((e as Error).message ?? e), details);
+      sock.write(frame(MsgType.ABORT, failure.message));
+    }
+  };
+
+  sock.on('data', (chunk: Buffer) => {
+    for (const msg of reader.push(chunk)) {
+      const text = msg.payload.toString('utf8');
+      switch (msg.type) {
+        case MsgType.PID:
+          pid = Number(text);
+          opts.onPid?.(pid);
+          break;
+        case MsgType.SYNC:
+          void answer(text);
+          break;
+        case MsgType.ERROR:
+          failure ??= new TrunError('EINIT', text, details);
+          break;
+        case MsgType.EXIT:
+          waitStatus = Number(text);
+          break;
+        default:
+          failure ??= new TrunError('EINIT', `trun-init sent an unknown message type ${msg.type}`, details);
+      }
+    }
+  });
+  sock.on('error', () => { /* EPIPE after the init died: reported through exit */ });
+  sock.on('close', () => { eof = true; settle(); });
+  child.on('error', (e) => {
+    failure ??= new TrunError('ESYS', `spawn trun-init: ${e.message}`, { ...details, cause: e });
+    exited = true;
+    eof = true;
+    settle();
+  });
+  child.on('exit', (code, signal) => {
+    exited = true;
+    exitInfo = signal ? `signal ${signal}` : `exit status ${code}`;
+    settle();
+  });
+
+  if (child.pid === undefined) return; // 'error' follows
+  if (proc) opts.onSpawn?.(proc);
+  try {
+    opts.beforePlan?.(child.pid);
+  } catch (e) {
+    child.kill('SIGKILL');
+    failure = e instanceof TrunError ? e : new TrunError('ESYS', String(e), details);
+    return;
+  }
+  sock.write(frame(MsgType.PLAN, encodePlan(opts.ops)));
 }
