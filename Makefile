@@ -89,3 +89,20 @@ build/recvtty: test/helpers/recvtty.c
 build/getseals: test/helpers/getseals.c
 	@mkdir -p build
 	$(CC) $(CFLAGS) -o $@ $<
+
+# The warm path (DESIGN.md, "Speed"): dist/trun, a C front end that hands commands to
+# dist/trun-server.js (the same CLI, long-lived) and forks trun-init for it; trun-peercred.node
+# gives the server SO_PEERCRED. Opt-in: see README.md, "The warm path".
+NODE_INCLUDE ?= $(shell node -p "require('path').resolve(process.execPath, '../../include/node')")
+build: dist/trun dist/trun-server.js dist/trun-peercred.node
+
+dist/trun: runtime/frontend/trun.c
+	@mkdir -p dist
+	$(CC) $(CFLAGS) -o $@ $<
+
+dist/trun-server.js: $(TS_SRC) node_modules/.package-lock.json
+	$(ESBUILD) runtime/server/main.ts $(ESBUILD_FLAGS) --define:TRUN_SERVER_BUNDLE=true --outfile=$@
+
+dist/trun-peercred.node: runtime/server/peercred.c
+	@mkdir -p dist
+	$(CC) $(CFLAGS) -shared -fPIC -I$(NODE_INCLUDE) -o $@ $<
