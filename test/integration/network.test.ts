@@ -251,9 +251,21 @@ test('default bridge: no names between containers, but --link gives one', () => 
   assert.is(exec(f, 'ping', '-c', '1', '-W', '3', 'db').code, 0, 'the link alias resolves');
   assert.is(exec(f, 'ping', '-c', '1', '-W', '3', d).code, 0, 'and the linked name');
   assert.is.not(exec(d, 'ping', '-c', '1', '-W', '1', f).code, 0, 'links are one-way');
+  // The hook is idempotent: ADD again changes nothing; DEL twice is fine.
+  const state = env.ok(['state', d]);
+  const before = inspect('bridge').Containers[d]!;
+  const hook = (action: string) => spawnSync(process.execPath, [CLI, '--store', store, 'network', 'hook', action, 'bridge'], { input: state, encoding: 'utf8' });
+  assert.is(hook('add').status, 0);
+  assert.equal(inspect('bridge').Containers[d], before);
+  assert.is(spawnSync('ip', ['-o', 'link', 'show', 'master', inspect('bridge').Options.bridge], { encoding: 'utf8' }).stdout.trim().split('\n').length, 3, 'still one veth per container');
   const resolv = exec(d, 'cat', '/etc/resolv.conf').stdout;
   assert.not.match(resolv, /nameserver 127\./);
+  const vethD = vethOf('bridge', d);
+  const ipD = ipOf('bridge', d);
   for (const id of [f, e, d]) del(id);
+  assertGone(d, ipD, vethD);
+  const again = spawnSync(process.execPath, [CLI, '--store', store, 'network', 'hook', 'del', 'bridge'], { input: state, encoding: 'utf8' });
+  assert.is(again.status, 0, again.stderr);
 });
 
 test('--publish HOST:CTR answers on 127.0.0.1', async () => {
