@@ -10,6 +10,14 @@ import { makeBusyboxRootfs } from './rootfs';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const TRUN = path.join(REPO, 'dist/trun.js');
+/** The warm path's C front end (DESIGN.md, "Speed"). */
+export const TRUN_FRONTEND = path.join(REPO, 'dist/trun');
+
+/**
+ * How the suites run trun: `node dist/trun.js` (the cold path), or with TRUN_TEST_CLI=frontend
+ * `dist/trun`, whose server (under $TRUN_SERVER_DIR when set) runs the same code warm.
+ */
+export const TRUN_ARGV: readonly string[] = process.env.TRUN_TEST_CLI === 'frontend' ? [TRUN_FRONTEND] : [process.execPath, TRUN];
 
 export interface Result {
   code: number;
@@ -23,6 +31,8 @@ export interface RunOpts {
   input?: string;
   env?: Record<string, string>;
   cwd?: string;
+  /** The command that is trun, instead of TRUN_ARGV. */
+  cli?: readonly string[];
 }
 
 let counter = 0;
@@ -65,7 +75,8 @@ export class TestEnv {
     const e = fs.openSync(errf, 'w+');
     const stdio: StdioOptions = [opts.input !== undefined ? 'pipe' : 'ignore', o, e, ...(opts.extraFds ?? [])];
     try {
-      const r = spawnSync(process.execPath, [TRUN, '--root', this.root, ...args], {
+      const cli = opts.cli ?? TRUN_ARGV;
+      const r = spawnSync(cli[0]!, [...cli.slice(1), '--root', this.root, ...args], {
         stdio,
         ...(opts.input !== undefined ? { input: opts.input } : {}),
         env: { ...process.env, ...(opts.env ?? {}) },
@@ -93,8 +104,11 @@ export class TestEnv {
   }
 
   /** Starts trun without waiting (a foreground `run` to signal, say). */
-  spawn(args: string[]) {
-    return spawn(process.execPath, [TRUN, '--root', this.root, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.dir });
+  spawn(args: string[], opts: { cli?: readonly string[]; env?: Record<string, string> } = {}) {
+    const cli = opts.cli ?? TRUN_ARGV;
+    return spawn(cli[0]!, [...cli.slice(1), '--root', this.root, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'], cwd: this.dir, env: { ...process.env, ...(opts.env ?? {}) },
+    });
   }
 
   state(id: string): { status: string; pid: number; [k: string]: unknown } {

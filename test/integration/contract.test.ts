@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readProcStat } from '../../runtime/linux/proc';
-import { REPO, TRUN, TestEnv } from '../helpers/trun';
+import { REPO, TRUN_ARGV, TestEnv } from '../helpers/trun';
 
 const env = new TestEnv('contract');
 test.after(() => env.cleanup());
@@ -36,7 +36,7 @@ test('the init runs from a sealed memfd copy, never the binary on disk', () => {
 test('trun keeps no copy of the stdio it passes on: the caller sees EOF when the container exits', async () => {
   const id = env.id();
   const bundle = env.bundle(() => {}, ['sh', '-c', 'echo started; while [ ! -e /tmp/go ]; do sleep 0.01; done; echo done']);
-  const child = spawn(process.execPath, [TRUN, '--root', env.root, 'run', '-d', '-b', bundle, id], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(TRUN_ARGV[0]!, [...TRUN_ARGV.slice(1), '--root', env.root, 'run', '-d', '-b', bundle, id], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let ended = false;
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
