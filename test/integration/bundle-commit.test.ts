@@ -152,7 +152,7 @@ test('a second bundle of the same image unpacks nothing; an empty commit still m
 test("docker commit's Tomcat walkthrough with busybox: delete a dir, rename another, commit, run the new tag", () => {
   const b1 = bundlePath();
   // The changes are made inside a container run by trun.
-  ok('create', 'busybox:test', b1, '--quiet', '--args', '["/bin/sh","-c","rm -rf /srv/webapps && mv /srv/webapps.dist /srv/webapps"]');
+  ok('create', 'busybox:test', b1, '--quiet', '--network', 'none', '--args', '["/bin/sh","-c","rm -rf /srv/webapps && mv /srv/webapps.dist /srv/webapps"]');
   const r = trunRun(b1);
   assert.is(r.status, 0, `trun run failed: ${r.stderr}`);
   ok('commit', b1, 'busybox:v2', '--author', 'Jane Doe <jane@example.com>', '--message', 'webapps from webapps.dist',
@@ -163,7 +163,7 @@ test("docker commit's Tomcat walkthrough with busybox: delete a dir, rename anot
   assert.match(ok('images'), /busybox\s+v2\s+[0-9a-f]{12}/);
 
   const b2 = bundlePath();
-  ok('create', 'busybox:v2', b2, '--quiet');
+  ok('create', 'busybox:v2', b2, '--quiet', '--network', 'none');
   const r2 = path.join(b2, 'rootfs');
   assert.not.ok(fs.existsSync(path.join(r2, 'srv/webapps.dist')));
   assert.not.ok(fs.existsSync(path.join(r2, 'srv/webapps/placeholder')));

@@ -37,7 +37,7 @@ test.after(() => {
 test('commit --pause of a running container: its state is captured and it runs on afterwards', async () => {
   const b = path.join(tmp, 'b1');
   bundles.push(b);
-  tb('create', 'busybox:base', b, '--', 'sh', '-c', 'echo state-from-running > /made-while-running; while :; do date >> /tmp/ticks; usleep 20000; done');
+  tb('create', 'busybox:base', b, '--network', 'none', '--', 'sh', '-c', 'echo state-from-running > /made-while-running; while :; do date >> /tmp/ticks; usleep 20000; done');
   const id = `running-${process.pid}`;
   ids.push(id);
   // Detached, the container keeps the stdio it is given: hand it none, so that nothing waits on it.
@@ -53,7 +53,7 @@ test('commit --pause of a running container: its state is captured and it runs o
   assert.is(JSON.parse(trun('state', id)).status, 'running', 'resumed after the commit');
   const b2 = path.join(tmp, 'b2');
   bundles.push(b2);
-  tb('create', 'busybox:snap', b2, '--', 'cat', '/made-while-running');
+  tb('create', 'busybox:snap', b2, '--network', 'none', '--', 'cat', '/made-while-running');
   assert.is(trun('run', '--bundle', b2, `snap-${process.pid}`), 'state-from-running\n');
 });
 

@@ -42,7 +42,7 @@ function tbOk(...args: string[]): string {
 function bundle(image: string, flags: string[], script: string): string {
   const b = path.join(env.dir, `bundle-${n++}`);
   bundles.push(b);
-  tbOk('create', image, b, ...flags, '--', 'sh', '-c', script);
+  tbOk('create', image, b, '--network', 'none', ...flags, '--', 'sh', '-c', script); // no network needed: leave the host's alone
   return b;
 }
 
