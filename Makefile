@@ -92,7 +92,7 @@ build/getseals: test/helpers/getseals.c
 
 # The warm path (DESIGN.md, "Speed"): dist/trun, a C front end that hands commands to
 # dist/trun-server.js (the same CLI, long-lived) and forks trun-init for it; trun-peercred.node
-# gives the server SO_PEERCRED. Opt-in: see README.md, "The warm path".
+# gives the server SO_PEERCRED. Opt-in: see runtime/server/README.md.
 NODE_INCLUDE ?= $(shell node -p "require('path').resolve(process.execPath, '../../include/node')")
 build: dist/trun dist/trun-server.js dist/trun-peercred.node
 

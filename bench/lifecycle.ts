@@ -13,6 +13,8 @@ import {
 } from './lib';
 
 const TRUN_JS = path.join(ROOT, 'dist/trun.js');
+/** The warm path's front end (DESIGN.md, "Speed"); measured as "trun-warm" when built. */
+const TRUN_FRONTEND = path.join(ROOT, 'dist/trun');
 /** crun 1.8 (Debian 12) refuses ociVersion 1.3.0 ("unknown version specified"); all three take 1.0.2. */
 const BENCH_OCI_VERSION = '1.0.2';
 const STEPS = ['create', 'start', 'wait', 'delete'] as const;
@@ -174,6 +176,21 @@ async function setupRuntimes(tmp: string, bundle: string, cleanup: Cleanup): Pro
     { name: 'trun --version', argv: [process.execPath, TRUN_JS, '--version'] },
   ];
   const candidates: Runtime[] = [{ name: 'trun', argv: [process.execPath, TRUN_JS], root: path.join(tmp, 'root-trun'), notes: [] }];
+  if (fs.existsSync(TRUN_FRONTEND)) {
+    // The warm path: dist/trun with a server of the bench's own (started by the first call, warm
+    // after the warm-up rounds), stopped by its pid once the containers are swept.
+    const dir = path.join(tmp, 'server');
+    fs.mkdirSync(dir, { mode: 0o700 });
+    process.env.TRUN_SERVER_DIR = dir;
+    cleanup.add('stop the warm trun server', () => {
+      try {
+        process.kill(Number(fs.readFileSync(path.join(dir, 'server.pid'), 'utf8')), 'SIGTERM');
+      } catch {
+        // never started, or gone
+      }
+    });
+    candidates.push({ name: 'trun-warm', argv: [TRUN_FRONTEND], root: path.join(tmp, 'root-trun-warm'), notes: [] });
+  }
   for (const [name, paths] of [['runc', ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc']], ['crun', ['/usr/bin/crun', '/usr/local/bin/crun']]] as const) {
     const bin = which([...paths]);
     if (bin === undefined) {

@@ -52,7 +52,7 @@ export type Inherited = Record<string, string>;
 const STATUS_FIELDS = ['Umask', 'Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp'];
 const NAMESPACES = ['mnt', 'pid', 'net', 'user', 'uts', 'ipc', 'cgroup', 'time'];
 
-/** Reads /proc/<pid>: credentials, umask, capabilities, seccomp, namespaces and root directory. */
+/** Reads /proc/<pid>: credentials, umask, capabilities, seccomp, namespaces, root directory and rlimits. */
 export function inheritedOf(pid: number | 'self'): Inherited {
   const out: Inherited = {};
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -69,6 +69,8 @@ export function inheritedOf(pid: number | 'self'): Inherited {
     }
   }
   out.root = fs.readlinkSync(`/proc/${pid}/root`);
+  // Resource limits: the init gets the caller's from the front end, but hooks run by the server.
+  out.limits = fs.readFileSync(`/proc/${pid}/limits`, 'utf8');
   return out;
 }
 

@@ -50,7 +50,24 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
   const closed = new Promise<void>((r) => { resolveClosed = r; });
   const commands = new Set<Promise<void>>();
 
+  // A `make build` or an upgrade replaces the code under a running server: it must not go on
+  // serving the old one. It declines, and closes so that the next front end starts a new server.
+  const script = process.argv[1] ?? '';
+  const identity = (): string => {
+    try {
+      const st = fs.statSync(script);
+      return `${st.ino}:${st.mtimeMs}:${st.size}`;
+    } catch {
+      return 'gone';
+    }
+  };
+  const builtAs = identity();
+
   const declineReason = (req: Request, peer: Inherited | undefined): string | undefined => {
+    if (identity() !== builtAs) {
+      void close();
+      return `${script} changed since the server started: closing`;
+    }
     if (!peer) return 'the client process could not be inspected';
     if (req.frontendDir !== opts.installDir) return `front end from "${req.frontendDir}", server from "${opts.installDir}"`;
     if (req.node !== node) return `node "${req.node}", server runs "${node}"`;
