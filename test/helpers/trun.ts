@@ -19,6 +19,21 @@ export const TRUN_FRONTEND = path.join(REPO, 'dist/trun');
  */
 export const TRUN_ARGV: readonly string[] = process.env.TRUN_TEST_CLI === 'frontend' ? [TRUN_FRONTEND] : [process.execPath, TRUN];
 
+// Through the front end, never the real server: without a TRUN_SERVER_DIR, one private to this
+// test process, whose server is stopped (by its pid) and whose dir is removed when we exit.
+if (process.env.TRUN_TEST_CLI === 'frontend' && !process.env.TRUN_SERVER_DIR) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trun-test-server-'));
+  process.env.TRUN_SERVER_DIR = dir;
+  process.on('exit', () => {
+    try {
+      process.kill(Number(fs.readFileSync(path.join(dir, 'server.pid'), 'utf8')), 'SIGTERM');
+    } catch {
+      // no server started, or gone
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+}
+
 export interface Result {
   code: number;
   stdout: string;
