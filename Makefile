@@ -12,7 +12,7 @@ TS_SRC = $(shell find spec runtime bundle-tools -name '*.ts' 2>/dev/null)
 
 all: build
 
-build: dist/trun.js dist/trun-bundle.js dist/trun-init build/subreaper
+build: dist/trun.js dist/trun-bundle.js dist/trun-init build/subreaper build/sigign
 
 # apt packages and node_modules, installed only when missing.
 setup:
@@ -33,6 +33,10 @@ dist/trun-bundle.js: $(TS_SRC) node_modules/.package-lock.json
 dist/trun-init: $(INIT_SRC) $(INIT_HDR)
 	@mkdir -p dist
 	$(CC) $(CFLAGS) -o $@ $(INIT_SRC) -lseccomp
+
+build/sigign: test/helpers/sigign.c
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $<
 
 build/subreaper: test/helpers/subreaper.c
 	@mkdir -p build

@@ -339,6 +339,20 @@ static char **with_listen_pid(char **env, uint32_t count)
 	return out;
 }
 
+/* glibc refuses sigaction() on the signals it reserves for its threads (32 and 33), but an
+ * ignored disposition there is inherited across execve like any other: reset it with the raw
+ * system call. The kernel's sigaction for SIG_DFL is all zeros. */
+static void reset_reserved_signal(int sig)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		unsigned long mask;
+	} ksa = { 0 };
+	syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+}
+
 int op_exec(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	char **argv = op->args[0].list;
@@ -365,8 +379,8 @@ int op_exec(struct init_state *st, const struct plan_op *op, struct init_error *
 	 * dispositions, an empty mask, blocking stdio, and no fd beyond the preserved ones. */
 	sigemptyset(&dfl.sa_mask);
 	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL); /* glibc's reserved signals fail with EINVAL: fine */
+		if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &dfl, NULL) < 0)
+			reset_reserved_signal(sig);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int fd = 0; fd <= 2; fd++) {

@@ -1,6 +1,6 @@
 // The process contract with callers (containerd's shim, conmon): where the container's init ends
 // up in the process tree, what holds its stdio, what its /proc/<pid>/exe is, and the console socket.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
@@ -73,6 +73,13 @@ test('a console over --console-socket: the pty master goes to the caller', async
   assert.match(out, /\/dev\/pts\/\d+\r?\n/);
   assert.match(out, /hello-tty/);
   env.ok(['delete', '-f', id]);
+});
+
+test('signals trun was started with ignored are default again in the container (glibc-reserved ones too)', () => {
+  const bundle = env.bundle(() => {}, ['grep', '-E', '^Sig(Ign|Blk)', '/proc/self/status']);
+  const r = spawnSync(path.join(REPO, 'build/sigign'), [...TRUN_ARGV, '--root', env.root, 'run', '-b', bundle, env.id()], { encoding: 'utf8' });
+  assert.is(r.stderr, '');
+  assert.is(r.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
 });
 
 test('a terminal without --console-socket is refused for create', () => {
