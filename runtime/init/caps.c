@@ -61,8 +61,14 @@ int op_user(struct init_state *st, const struct plan_op *op, struct init_error *
 		return init_error_set(err, errno, "setgroups");
 	}
 
-	/* KEEPCAPS so the permitted set survives the switch away from uid 0; CAPSET sets the
-	 * final sets right after. */
+	/* CAPSET sets the final capability sets right after. */
+	return switch_ids(uid, gid, err);
+}
+
+int switch_ids(uid_t uid, gid_t gid, struct init_error *err)
+{
+	/* KEEPCAPS so the permitted set survives a switch away from uid 0 (and becoming root of a
+	 * new user namespace from a mapped uid keeps what we still need). */
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return init_error_set(err, errno, "prctl keepcaps");
 	if (setresgid(gid, gid, gid) < 0)

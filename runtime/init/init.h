@@ -69,6 +69,8 @@ int op_readonly_path(struct init_state *, const struct plan_op *, struct init_er
 
 /* caps.c */
 int op_user(struct init_state *, const struct plan_op *, struct init_error *);
+/* setresgid/setresuid keeping the permitted capabilities (shared by SET_ID and USER). */
+int switch_ids(uid_t uid, gid_t gid, struct init_error *err);
 int op_capbset(struct init_state *, const struct plan_op *, struct init_error *);
 int op_capset(struct init_state *, const struct plan_op *, struct init_error *);
 int op_no_new_privs(struct init_state *, const struct plan_op *, struct init_error *);

@@ -137,17 +137,7 @@ int op_set_id(struct init_state *st, const struct plan_op *op, struct init_error
 	gid_t gid = (gid_t)op->args[1].num;
 
 	(void)st;
-	/* Keep the permitted set across the uid change (becoming root of a new user namespace
-	 * from a mapped uid must not lose the capabilities we still need). */
-	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		return init_error_set(err, errno, "prctl keepcaps");
-	if (setresgid(gid, gid, gid) < 0)
-		return init_error_set(err, errno, "setresgid %u", (unsigned)gid);
-	if (setresuid(uid, uid, uid) < 0)
-		return init_error_set(err, errno, "setresuid %u", (unsigned)uid);
-	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		return init_error_set(err, errno, "prctl keepcaps");
-	return 0;
+	return switch_ids(uid, gid, err);
 }
 
 int op_sethostname(struct init_state *st, const struct plan_op *op, struct init_error *err)
