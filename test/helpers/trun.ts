@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultSpec } from '../../runtime/defaults';
 import type { Spec } from '../../spec/types/runtime';
+import * as assert from 'uvu/assert';
 import { makeBusyboxRootfs } from './rootfs';
 
 export const REPO = path.resolve(__dirname, '../..');
@@ -189,4 +190,41 @@ export function newProcesses(before: HostSnapshot): number[] {
       return false;
     }
   });
+}
+
+function parentOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * This test run's subreaper (build/subreaper), which inherits anything trun leaves behind.
+ * Other test runs on the same host have their own, so their processes are not ours.
+ */
+const reaper = (() => {
+  for (let p = process.pid; p > 1; p = parentOf(p)) {
+    try {
+      if (fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'subreaper') return p;
+    } catch { /* gone */ }
+  }
+  return process.pid;
+})();
+
+export function ours(pid: number): boolean {
+  for (let p = pid; p > 1; p = parentOf(p)) if (p === reaper) return true;
+  return false;
+}
+
+/** Asserts a failed command left nothing of container `id` behind: state dir, process, mount, cgroup. */
+export function assertNothingLeft(env: TestEnv, before: HostSnapshot, id: string): void {
+  const after = snapshot();
+  assert.not.ok(fs.existsSync(path.join(env.root, id)), 'no state dir');
+  assert.equal(newProcesses(before).filter(ours), [], 'no process');
+  // Only this test's own: other runs' containers may come and go on the same host meanwhile.
+  assert.equal(after.mounts.filter((m) => !before.mounts.includes(m) && m.includes(env.dir)), [], 'no mount');
+  assert.equal(after.cgroups.filter((c) => !before.cgroups.includes(c) && c.includes(id)), [], 'no cgroup');
 }

@@ -3,18 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TestEnv, newProcesses, snapshot, type HostSnapshot } from '../helpers/trun';
+import { TestEnv, assertNothingLeft, snapshot } from '../helpers/trun';
 
 const env = new TestEnv('errors');
 test.after(() => env.cleanup());
-
-function assertNothingLeft(before: HostSnapshot, id: string): void {
-  const after = snapshot();
-  assert.not.ok(fs.existsSync(path.join(env.root, id)), 'no state dir');
-  assert.equal(newProcesses(before), [], 'no process');
-  assert.equal(after.mounts.filter((m) => !before.mounts.includes(m)), [], 'no mount');
-  assert.equal(after.cgroups.filter((c) => !before.cgroups.includes(c)), [], 'no cgroup');
-}
 
 test('a missing bundle', () => {
   const id = env.id();
@@ -22,7 +14,7 @@ test('a missing bundle', () => {
   const r = env.trun(['create', '--bundle', path.join(env.dir, 'nope'), id]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /bundle ".*nope": no such directory/);
-  assertNothingLeft(before, id);
+  assertNothingLeft(env, before, id);
 });
 
 test('an invalid config.json names the field', () => {
@@ -35,7 +27,7 @@ test('an invalid config.json names the field', () => {
   const r = env.trun(['create', '--bundle', bundle, id]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /process\.args/);
-  assertNothingLeft(before, id);
+  assertNothingLeft(env, before, id);
 });
 
 test('config.json that is not JSON names the file', () => {
@@ -82,7 +74,7 @@ test('an args[0] that does not exist fails create, from the init', () => {
   const r = env.trun(['create', '--bundle', bundle, id]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /no-such-binary/);
-  assertNothingLeft(before, id);
+  assertNothingLeft(env, before, id);
 });
 
 test('a failing mount fails create and leaves nothing', () => {
@@ -92,7 +84,7 @@ test('a failing mount fails create and leaves nothing', () => {
   const r = env.trun(['create', '--bundle', bundle, id]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /\/definitely\/not\/here/);
-  assertNothingLeft(before, id);
+  assertNothingLeft(env, before, id);
 });
 
 test('--log-format json writes one error line to the log file', () => {

@@ -7,46 +7,10 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Spec } from '../../spec/types/runtime';
-import { TRUN, TestEnv, newProcesses, snapshot, type HostSnapshot } from '../helpers/trun';
+import { TRUN, TestEnv, assertNothingLeft, newProcesses, ours, snapshot } from '../helpers/trun';
 
 const env = new TestEnv('process-extras');
 test.after(() => env.cleanup());
-
-function parentOf(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * This test's subreaper (build/subreaper), which inherits anything trun leaves behind. Other
- * people's tests on the same host run under their own, so their processes do not count here.
- */
-const reaper = (() => {
-  for (let p = process.pid; p > 1; p = parentOf(p)) {
-    try {
-      if (fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'subreaper') return p;
-    } catch { /* gone */ }
-  }
-  return process.pid;
-})();
-
-function ours(pid: number): boolean {
-  for (let p = pid; p > 1; p = parentOf(p)) if (p === reaper) return true;
-  return false;
-}
-
-function assertNothingLeft(before: HostSnapshot, id: string): void {
-  const after = snapshot();
-  assert.not.ok(fs.existsSync(path.join(env.root, id)), 'no state dir');
-  assert.equal(newProcesses(before).filter(ours), [], 'no process');
-  // Only this test's own: others' containers may come and go on the same host meanwhile.
-  assert.equal(after.mounts.filter((m) => !before.mounts.includes(m) && m.includes(env.dir)), [], 'no mount');
-  assert.equal(after.cgroups.filter((c) => !before.cgroups.includes(c) && c.includes(id)), [], 'no cgroup');
-}
 
 /** `trun run` of a one-off container; returns stdout, failing on a non-zero exit. */
 function runIn(mut: (s: Spec) => void, script: string, extra: string[] = []): string {
@@ -93,7 +57,7 @@ test('scheduler: a kernel refusal comes back as a clear error and leaves nothing
   const r = env.trun(['run', '-b', bundle, id]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /scheduler: sched_setattr policy 1: operation not permitted/);
-  assertNothingLeft(before, id);
+  assertNothingLeft(env, before, id);
 });
 
 // ---- io priority, personality --------------------------------------------------------------
@@ -274,7 +238,7 @@ for (const [what, mut, re] of badConfigs) {
     const r = env.trun(['run', '-b', bundle, id]);
     assert.is(r.code, 1);
     assert.match(r.stderr, re);
-    assertNothingLeft(before, id);
+    assertNothingLeft(env, before, id);
   });
 }
 
