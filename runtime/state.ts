@@ -4,28 +4,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Spec } from '../spec/types/runtime';
 import { TrunError, sysError } from './errors';
-import { isAlive } from './linux/proc';
+import { acquirePidLock, uniqueSuffix } from './pid-lock';
 
 export const DEFAULT_ROOT = '/run/trun';
 export const STATE_FILE = 'state.json';
 export const FIFO_FILE = 'exec.fifo';
 const LOCK_FILE = 'lock';
 
-let serial = 0;
-/**
- * A name no other holder uses at the same time: `<pid>.<n>`. The warm path's server runs many
- * commands in one process, so the pid alone no longer tells two of them apart.
- */
-export function uniqueSuffix(): string {
-  serial += 1;
-  return `${process.pid}.${serial}`;
-}
-
-/** The pid that holds a lock, from its content "<pid>" or "<pid> <holder>". */
-export function lockHolderPid(content: string): number {
-  const pid = Number(content.split(' ')[0]);
-  return Number.isInteger(pid) && pid > 0 ? pid : 0;
-}
+export { lockHolderPid, uniqueSuffix } from './pid-lock';
 
 /** What trun keeps about a container: the OCI state plus what later commands need. */
 export interface StoredState {
@@ -138,42 +124,11 @@ export class StateStore {
    * holder part tells apart two commands of one server, so one never releases the other's lock.
    */
   async lock(id: string, timeoutMs = 60_000): Promise<() => void> {
-    const dir = this.dir(id);
-    const file = path.join(dir, LOCK_FILE);
-    const deadline = Date.now() + timeoutMs;
-    const mine = `${process.pid} ${uniqueSuffix()}`;
-    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
-      try {
-        const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-        fs.writeSync(fd, mine);
-        fs.closeSync(fd);
-        return () => {
-          try {
-            if (fs.readFileSync(file, 'utf8') === mine) fs.unlinkSync(file);
-          } catch {
-            // the directory went away with delete: nothing to release
-          }
-        };
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') throw new TrunError('ENOTEXIST', 'container does not exist', { id });
-        if (code !== 'EEXIST') throw sysError('open', file, e, id);
-      }
-      let holder = 0;
-      let young = false;
-      try {
-        holder = lockHolderPid(fs.readFileSync(file, 'utf8'));
-        // Empty: its holder may be between its open and its write; only an old one is abandoned.
-        young = !holder && Date.now() - fs.statSync(file).mtimeMs < 1000;
-      } catch {
-        continue; // released between our open and read
-      }
-      if (!young && (!holder || !isAlive(holder))) {
-        fs.rmSync(file, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new TrunError('ESYS', `container is locked by pid ${holder}`, { id, path: file });
-      await new Promise((r) => setTimeout(r, delay));
-    }
+    const file = path.join(this.dir(id), LOCK_FILE);
+    return acquirePidLock(file, {
+      timeoutMs,
+      busy: (holder) => new TrunError('ESYS', `container is locked by pid ${holder}`, { id, path: file }),
+      missing: () => new TrunError('ENOTEXIST', 'container does not exist', { id }),
+    });
   }
 }

@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TrunError, sysError } from '../../runtime/errors';
+import { withPidLock } from '../../runtime/pid-lock';
+import { isAlive } from '../../runtime/linux/proc';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, ManifestDescriptor } from '../../spec/types/image';
 import { parseImageJson, validateImageConfig, validateImageIndex, validateImageLayout, validateImageManifest } from '../../spec/validate-image';
 import { checkDigest, digestHex, HashingStream, isDigest, sha256 } from './digest';
@@ -82,30 +84,10 @@ export class Store {
 
   // ---- locking: one writer of index.json, bundles/ and the gc at a time ----
 
-  /** Runs `fn` holding the store lock (a file with the holder's pid; a dead holder's lock is taken over). */
+  /** Runs `fn` holding the store lock (a file naming its holder; a dead holder's lock is taken over). */
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
     const lock = path.join(this.root, 'lock');
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw sysError('create', lock, err);
-      }
-      const holder = Number(readOr(lock, ''));
-      if (!Number.isInteger(holder) || holder <= 0 || !pidAlive(holder)) {
-        fs.rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new TrunError('EIMAGE', `store "${this.root}" is locked by pid ${holder}`, { path: lock });
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    try {
-      return await fn();
-    } finally {
-      fs.rmSync(lock, { force: true });
-    }
+    return withPidLock(lock, { busy: (holder) => new TrunError('EIMAGE', `store "${this.root}" is locked by pid ${holder}`, { path: lock }) }, fn);
   }
 
   // ---- blobs ----
@@ -403,7 +385,7 @@ export class Store {
     // Staging files of processes that are gone.
     for (const name of safeReaddir(this.tmpDir)) {
       const pid = Number(name.split('-')[1]);
-      if (Number.isInteger(pid) && pid > 0 && pidAlive(pid) && pid !== process.pid) continue;
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && pid !== process.pid) continue;
       fs.rmSync(path.join(this.tmpDir, name), { recursive: true, force: true });
     }
     return { blobs, layers, bytes };
@@ -436,28 +418,11 @@ function nameOf(ref: string | undefined): string | undefined {
   return colon > slash ? ref.slice(0, colon) : ref;
 }
 
-function readOr(file: string, fallback: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return fallback;
-  }
-}
-
 function safeReaddir(dir: string): string[] {
   try {
     return fs.readdirSync(dir).sort();
   } catch {
     return [];
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

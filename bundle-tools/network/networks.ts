@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrunError, sysError } from '../../runtime/errors';
+import { withPidLock } from '../../runtime/pid-lock';
 import { DEFAULT_STORE } from '../lib/store';
 import { BUILTIN_NETWORKS, checkNetworkName, DEFAULT_NETWORK, type Link, type PortMapping } from './modes';
 import { checkUserSubnet, formatCidr, gatewayOf, overlaps, parseCidr, pickSubnet, type Subnet } from './subnet';
@@ -91,35 +92,10 @@ export class NetworkStore {
     return this;
   }
 
-  /** Runs `fn` holding the network lock (a file with the holder's pid; a dead holder's lock is taken over). */
+  /** Runs `fn` holding the network lock (a file naming its holder; a dead holder's lock is taken over). */
   async withLock<T>(fn: () => Promise<T> | T): Promise<T> {
     const lock = path.join(this.dir, 'lock');
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw sysError('create', lock, err);
-      }
-      let holder = 0;
-      try {
-        holder = Number(fs.readFileSync(lock, 'utf8'));
-      } catch {
-        continue;
-      }
-      if (!Number.isInteger(holder) || holder <= 0 || !pidAlive(holder)) {
-        fs.rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new TrunError('EBUNDLE', `network store "${this.dir}" is locked by pid ${holder}`, { path: lock });
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    try {
-      return await fn();
-    } finally {
-      fs.rmSync(lock, { force: true });
-    }
+    return withPidLock(lock, { busy: (holder) => new TrunError('EBUNDLE', `network store "${this.dir}" is locked by pid ${holder}`, { path: lock }) }, fn);
   }
 
   private file(name: string): string {
@@ -244,15 +220,6 @@ function bridgeName(id: string): string {
 function safeId(id: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(id)) throw new TrunError('EBADID', `invalid container id "${id}"`, { id });
   return id;
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readJson<T>(file: string): T {
