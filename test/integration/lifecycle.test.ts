@@ -77,6 +77,19 @@ test('kill accepts KILL, SIGKILL and 9; an unknown signal is refused', async () 
   env.ok(['delete', '--force', id]);
 });
 
+test('delete removes the cgroup of a container killed behind trun\'s back', async () => {
+  const id = env.id();
+  env.ok(['run', '-d', '-b', env.bundle(() => {}, ['sh', '-c', 'sleep 1000 & sleep 1000']), id]);
+  const pid = env.state(id).pid;
+  const cgroupLine = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.includes(':memory:'))!;
+  const dir = path.join('/sys/fs/cgroup/memory', cgroupLine.split(':')[2]!);
+  assert.ok(fs.existsSync(dir));
+  process.kill(pid, 'SIGKILL'); // not through trun
+  await env.waitStatus(id, 'stopped');
+  env.ok(['delete', id]);
+  assert.not.ok(fs.existsSync(dir), `${dir} removed`);
+});
+
 test('kill KILL stops a paused container', async () => {
   const id = env.id();
   env.ok(['run', '-d', '-b', env.bundle(() => {}, ['sleep', '1000']), id]);
