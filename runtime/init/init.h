@@ -10,6 +10,7 @@
  *   relay.c    console relay: the waiting parent copies between its stdio and the pty master
  *   procattr.c scheduler, io priority, personality, cpu affinity
  *   keyring.c  session keyring
+ *   bpf.c      cgroup v2 device filter (eBPF), run host-side in a plan of its own
  */
 #ifndef TRUN_INIT_INIT_H
 #define TRUN_INIT_INIT_H
@@ -98,6 +99,9 @@ int op_cpu_affinity(struct init_state *, const struct plan_op *, struct init_err
 
 /* keyring.c */
 int op_join_session_keyring(struct init_state *, const struct plan_op *, struct init_error *);
+
+/* bpf.c */
+int op_bpf_device_filter(struct init_state *, const struct plan_op *, struct init_error *);
 
 /* sealed.c: re-exec from a sealed memfd copy unless already running from one (CVE-2019-5736). */
 int ensure_sealed_self(char **argv, int sync_fd, struct init_error *err);

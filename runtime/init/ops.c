@@ -53,6 +53,7 @@ static const op_handler handlers[OP_MAX + 1] = {
 	[OP_CPU_AFFINITY] = op_cpu_affinity,
 	[OP_JOIN_SESSION_KEYRING] = op_join_session_keyring,
 	[OP_CONSOLE_RELAY] = op_console_relay,
+	[OP_BPF_DEVICE_FILTER] = op_bpf_device_filter,
 };
 
 int run_plan(struct init_state *st, const struct plan *plan, struct init_error *err)

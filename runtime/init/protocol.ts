@@ -73,6 +73,7 @@ export enum OpCode {
   CPU_AFFINITY = 38,
   JOIN_SESSION_KEYRING = 39,
   CONSOLE_RELAY = 40,
+  BPF_DEVICE_FILTER = 41,
 }
 
 /** Flags of the MOUNT op that are trun's own (not MS_*). */
@@ -201,7 +202,13 @@ export type Op =
    * receives the master and copies bytes between its fds 0/1 and the master until the child
    * exits; on SIGWINCH it copies fd 0's window size to the master. `flags` are RelayFlag bits.
    */
-  | { op: OpCode.CONSOLE_RELAY; flags: number };
+  | { op: OpCode.CONSOLE_RELAY; flags: number }
+  /**
+   * bpf(BPF_PROG_LOAD) a BPF_PROG_TYPE_CGROUP_DEVICE program (license "GPL") from `insns`, each a
+   * struct bpf_insn packed little endian into a u64 (runtime/linux/cgroups/bpf-devices.ts), then
+   * bpf(BPF_PROG_ATTACH) it to the cgroup directory `cgroupPath` (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI).
+   */
+  | { op: OpCode.BPF_DEVICE_FILTER; cgroupPath: string; insns: bigint[] };
 
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
@@ -267,6 +274,7 @@ export function opArgs(o: Op): Arg[] {
     case OpCode.CPU_AFFINITY: return [vec(o.mask)];
     case OpCode.JOIN_SESSION_KEYRING: return [str(o.name), num(o.perm), num(o.optional)];
     case OpCode.CONSOLE_RELAY: return [num(o.flags)];
+    case OpCode.BPF_DEVICE_FILTER: return [str(o.cgroupPath), vec(o.insns)];
   }
 }
 
