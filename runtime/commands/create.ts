@@ -11,7 +11,7 @@ import { storeOf } from '../context';
 import { TrunError, sysError } from '../errors';
 import { runHooks, runHooksLogged } from '../hooks';
 import { launchInit, type LaunchResult } from '../init/launch';
-import { cgroupManager, cgroupMountSources, type CgroupManager } from '../linux/cgroups';
+import { attachDeviceFilter, cgroupManager, cgroupMountSources, type CgroupManager } from '../linux/cgroups';
 import { DEFAULT_DEVICE_RULES } from '../linux/devices';
 import { readProcStat, waitGone } from '../linux/proc';
 import { probeHostSecurity } from '../linux/security';
@@ -100,8 +100,10 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
     cgroup = cgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.global.systemdCgroup });
     cgroup.create();
     const resources = spec.linux?.resources ?? {};
-    const warnings = cgroup.apply({ ...resources, devices: [...(resources.devices ?? []), ...DEFAULT_DEVICE_RULES] });
-    for (const w of warnings ?? []) ctx.warn(w);
+    const devices = [...(resources.devices ?? []), ...DEFAULT_DEVICE_RULES];
+    const warnings = cgroup.apply({ ...resources, devices });
+    warnings.push(...(await attachDeviceFilter(cgroup, devices, id)));
+    for (const w of warnings) ctx.warn(w);
 
     const plan = compileCreatePlan({
       id,

@@ -138,22 +138,18 @@ test('v2: net_cls/net_prio do not exist', () => {
   einval(() => manager(f).apply({ network: { classID: 1 } }), /network.classID needs the cgroup controller "net_cls", which is not mounted/);
 });
 
-test('v2: default device rules accepted with a warning, anything else refused', () => {
-  const f = fake(V2_MOUNTINFO, ALL_V2);
-  const w = manager(f).apply({
-    devices: [
-      { allow: false, access: 'rwm' },
-      { allow: true, type: 'c', access: 'm' },
-      { allow: true, type: 'b', access: 'm' },
-      { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
-      { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
-      { allow: true, type: 'c', major: 136, access: 'rwm' },
-    ],
-  });
-  assert.equal(w, ['device cgroup rules are not enforced on cgroup v2 yet (no eBPF device filter)']);
-  einval(() => manager(f).apply({ devices: [{ allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }] }), /need an eBPF device filter/);
-  einval(() => manager(f).apply({ devices: [{ allow: true, type: 'b', access: 'rwm' }] }), /allow "b \*:\*"/);
-  einval(() => manager(f).apply({ devices: [{ allow: false, type: 'c', major: 1, minor: 3, access: 'w' }] }), /deny "c 1:3"/);
+test('v2: device rules are validated by apply() and compiled into the eBPF filter, required only without v1 devices', () => {
+  const rules = [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }];
+  const v2 = fake(V2_MOUNTINFO, ALL_V2);
+  assert.equal(manager(v2).apply({ devices: rules }), []);
+  einval(() => manager(v2).apply({ devices: [{ allow: true, type: 'x', access: 'rwm' }] }), /invalid device cgroup type "x"/);
+  const f = manager(v2).deviceFilter(rules);
+  assert.is(f?.cgroupPath, v2.dir('unified'));
+  assert.is(f?.required, true);
+  assert.ok((f?.insns.length ?? 0) > 6);
+  const hybrid = fake(HYBRID_MOUNTINFO, ['hugetlb']);
+  assert.is(manager(hybrid).deviceFilter(rules)?.required, false);
+  assert.is(manager(fake(V1_MOUNTINFO, [])).deviceFilter(rules), undefined);
 });
 
 test('v2: create() enables the available controllers down to the parent', () => {

@@ -6,8 +6,9 @@ import type { LinuxResources } from '../../../spec/types/runtime';
 import { TrunError, sysError } from '../../errors';
 import type { CgroupMountSource } from '../../plan';
 import { type CgroupHost, detectSystemHost, readSelfCgroup } from './detect';
-import { ControllerDir, errnoOf, parsePids, readOptional, sleepSync, writeCgroupFile } from './files';
+import { ControllerDir, errnoOf, parseFlatKeyed, parsePids, readOptional, sleepSync, writeCgroupFile } from './files';
 import { UNIFIED, innerPath, resolvePaths } from './paths';
+import { type DeviceRuleInput, compileDeviceFilter, normalizeDeviceRules } from './bpf-devices';
 import { RESOURCE_TABLE } from './resources';
 import { type CgroupStats, type StatSource, collectStats } from './stats';
 import { V1_WRITERS, freezeV1, freezerState, mkdirCpuset, thawV1 } from './v1';
@@ -35,6 +36,25 @@ export interface CgroupManager {
   destroy(): void;
   /** Each hierarchy with the container's directory on it, for a `cgroup` mount inside the container. */
   mountSources(): CgroupMountSource[];
+  /**
+   * The eBPF device filter for `rules` (the config's rules followed by the defaults), for the
+   * container's cgroup v2 directory; undefined without one. Attaching it is the caller's (it
+   * takes a trun-init run: see device-filter.ts).
+   */
+  deviceFilter(rules: readonly DeviceRuleInput[]): DeviceFilter | undefined;
+  /** OOM kills in the cgroup so far (memory.oom_control or memory.events); undefined when unreadable. */
+  oomKills(): number | undefined;
+}
+
+export interface DeviceFilter {
+  /** The cgroup v2 directory the program is attached to. */
+  cgroupPath: string;
+  insns: bigint[];
+  /**
+   * True when nothing else enforces the rules (no v1 devices controller): failing to attach is
+   * then an error. On a hybrid host v1's devices controller enforces the same rules as well.
+   */
+  required: boolean;
 }
 
 export interface CgroupManagerOptions {
@@ -79,6 +99,20 @@ class Manager implements CgroupManager {
       out.push({ name, fstype: 'cgroup2', options: '', hostPath: unified });
     }
     return out;
+  }
+
+  deviceFilter(rules: readonly DeviceRuleInput[]): DeviceFilter | undefined {
+    const unified = this.paths[UNIFIED];
+    if (unified === undefined) return undefined;
+    return { cgroupPath: unified, insns: compileDeviceFilter(normalizeDeviceRules(rules)), required: this.v1Dir('devices') === undefined };
+  }
+
+  oomKills(): number | undefined {
+    const v1 = this.v1Dir('memory');
+    const unified = this.paths[UNIFIED];
+    const file = v1 !== undefined ? path.join(v1, 'memory.oom_control') : unified !== undefined ? path.join(unified, 'memory.events') : undefined;
+    const text = file === undefined ? undefined : readOptional(file);
+    return text === undefined ? undefined : parseFlatKeyed(text)['oom_kill'];
   }
 
   /** Distinct directories, v1 first and unified last. */

@@ -1,9 +1,9 @@
 // cgroup v2: the file writers for each resource (converted from the OCI's v1-shaped values),
 // controller delegation down the tree, `unified` keys, and the cgroup.freeze freezer.
 import * as path from 'node:path';
-import type { LinuxBlockIO, LinuxCPU, LinuxDeviceCgroup, LinuxMemory, LinuxResources } from '../../../spec/types/runtime';
+import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxResources } from '../../../spec/types/runtime';
 import { TrunError } from '../../errors';
-import { DEFAULT_DEVICES } from '../devices';
+import { normalizeDeviceRules } from './bpf-devices';
 import { blkioWeightToIoWeight, cpuMax, hugepageSize, sharesToWeight, swapToV2, v2Limit } from './convert';
 import { ControllerDir, errnoOf, parseFlatKeyed, readCgroupFile, readOptional, writeCgroupFile } from './files';
 import { rdmaLines } from './v1';
@@ -83,36 +83,13 @@ function hugetlb(r: LinuxResources, d: ControllerDir): void {
   }
 }
 
-/** (type, major, minor) of the devices every container gets, plus the pty devices. */
-const DEFAULT_DEVICE_KEYS = new Set([
-  ...DEFAULT_DEVICES.map((dev) => `${dev.type} ${dev.major}:${dev.minor}`),
-  'c 5:1', // /dev/console
-  'c 5:2', // /dev/ptmx
-  'c 136:*', // /dev/pts/*
-]);
-
 /**
- * Without an eBPF program nothing is filtered on v2. We accept only what every container gets
- * anyway (a deny-all plus the default devices); anything else would be a promise we cannot keep.
+ * v2 has no devices controller: the rules are compiled into an eBPF program that the caller
+ * attaches after apply() (CgroupManager.deviceFilter, device-filter.ts). Here they are only
+ * validated, so that a bad rule fails apply() like it does on v1.
  */
-function devices(r: LinuxResources, d: ControllerDir): void {
-  const rules: LinuxDeviceCgroup[] = r.devices ?? [];
-  const key = (x: LinuxDeviceCgroup): string => `${x.type ?? 'a'} ${x.major ?? '*'}:${x.minor ?? '*'}`;
-  const beyond = rules.filter((x) => {
-    const wildcard = x.major === undefined && x.minor === undefined;
-    const isDenyAll = !x.allow && (x.type ?? 'a') === 'a' && wildcard;
-    // runc (and our create) also allow mknod of any node: harmless, using it is still filtered.
-    const isMknodOnly = x.allow && wildcard && x.access === 'm';
-    return !(isDenyAll || isMknodOnly || (x.allow && DEFAULT_DEVICE_KEYS.has(key(x))));
-  });
-  if (beyond.length > 0) {
-    throw new TrunError(
-      'EINVAL',
-      `device cgroup rules beyond the default (first: ${beyond[0]?.allow ? 'allow' : 'deny'} "${key(beyond[0] as LinuxDeviceCgroup)}") need an eBPF device filter on cgroup v2, which trun does not implement yet`,
-      { path: d.dir },
-    );
-  }
-  if (rules.length > 0) d.warn('device cgroup rules are not enforced on cgroup v2 yet (no eBPF device filter)');
+function devices(r: LinuxResources): void {
+  normalizeDeviceRules(r.devices ?? []);
 }
 
 function rdma(r: LinuxResources, d: ControllerDir): void {
