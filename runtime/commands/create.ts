@@ -11,7 +11,7 @@ import { storeOf } from '../context';
 import { TrunError, sysError } from '../errors';
 import { runHooks, runHooksLogged } from '../hooks';
 import { launchInit, type LaunchResult } from '../init/launch';
-import { attachDeviceFilter, cgroupManager, cgroupMountSources, type CgroupManager } from '../linux/cgroups';
+import { cgroupManager, deviceFilterOps, cgroupMountSources, type CgroupManager } from '../linux/cgroups';
 import { DEFAULT_DEVICE_RULES } from '../linux/devices';
 import { readProcStat, waitGone } from '../linux/proc';
 import { probeHostSecurity } from '../linux/security';
@@ -101,9 +101,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
     cgroup.create();
     const resources = spec.linux?.resources ?? {};
     const devices = [...(resources.devices ?? []), ...DEFAULT_DEVICE_RULES];
-    const warnings = cgroup.apply({ ...resources, devices });
-    warnings.push(...(await attachDeviceFilter(cgroup, devices, id)));
-    for (const w of warnings) ctx.warn(w);
+    for (const w of cgroup.apply({ ...resources, devices })) ctx.warn(w);
 
     const plan = compileCreatePlan({
       id,
@@ -139,7 +137,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
     const cg = cgroup;
 
     const result = await launchInit({
-      ops: plan.ops,
+      // The device filter first: the init is on the host, as root, until the plan moves it.
+      ops: [...deviceFilterOps(cg, devices), ...plan.ops],
       stdio: ['inherit', 'inherit', 'inherit'],
       spawner: ctx.spawner,
       preserveFds,

@@ -1,9 +1,11 @@
 /* The cgroup v2 device filter: load the BPF_PROG_TYPE_CGROUP_DEVICE program trun compiled
  * (runtime/linux/cgroups/bpf-devices.ts) and attach it to a cgroup. The program is data here:
- * every decision about which devices it allows was made in TypeScript. */
+ * every decision about which devices it allows was made in TypeScript. trun puts the op first
+ * in the create plan, so it runs in the first init process, on the host, as root. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -19,17 +21,24 @@ static int sys_bpf(int cmd, union bpf_attr *attr)
 	return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
 }
 
-/* The last non-empty line of the verifier log: the reason it refused. */
+/* The reason in a verifier log: its last line, unless that is the "processed N insns"
+ * statistics, then the line before. */
 static const char *log_reason(char *log)
 {
-	size_t n = strlen(log);
-	while (n > 0 && log[n - 1] == '\n')
-		log[--n] = '\0';
-	char *nl = strrchr(log, '\n');
-	return nl ? nl + 1 : log;
+	for (;;) {
+		size_t n = strlen(log);
+		char *nl, *last;
+		while (n > 0 && log[n - 1] == '\n')
+			log[--n] = '\0';
+		nl = strrchr(log, '\n');
+		last = nl ? nl + 1 : log;
+		if (nl == NULL || strncmp(last, "processed ", 10) != 0)
+			return last;
+		*nl = '\0';
+	}
 }
 
-int op_bpf_device_filter(struct init_state *st, const struct plan_op *op, struct init_error *err)
+static int load_and_attach(const struct plan_op *op, struct init_error *err)
 {
 	const char *cgroup = op->args[0].str;
 	const uint64_t *vec = op->args[1].vec;
@@ -39,7 +48,6 @@ int op_bpf_device_filter(struct init_state *st, const struct plan_op *op, struct
 	union bpf_attr attr;
 	int prog_fd, cg_fd, e;
 
-	(void)st;
 	if (count == 0)
 		return init_error_set(err, EINVAL, "empty device filter for \"%s\"", cgroup);
 	insns = calloc(count, sizeof(*insns));
@@ -109,5 +117,21 @@ int op_bpf_device_filter(struct init_state *st, const struct plan_op *op, struct
 	/* The attachment holds the program: our fds can go. */
 	close(cg_fd);
 	close(prog_fd);
+	return 0;
+}
+
+int op_bpf_device_filter(struct init_state *st, const struct plan_op *op, struct init_error *err)
+{
+	struct init_error soft = { 0 };
+	char line[INIT_ERROR_MAX + 32];
+
+	(void)st;
+	if (!op->args[2].num)
+		return load_and_attach(op, err);
+	/* Optional (another mechanism enforces the same rules): say why, then carry on. */
+	if (load_and_attach(op, &soft) < 0) {
+		snprintf(line, sizeof(line), "warning: bpf_device_filter: %s", soft.msg);
+		init_error_to_stderr(line);
+	}
 	return 0;
 }

@@ -10,7 +10,7 @@
  *   relay.c    console relay: the waiting parent copies between its stdio and the pty master
  *   procattr.c scheduler, io priority, personality, cpu affinity
  *   keyring.c  session keyring
- *   bpf.c      cgroup v2 device filter (eBPF), run host-side in a plan of its own
+ *   bpf.c      cgroup v2 device filter (eBPF), attached host-side before anything else
  */
 #ifndef TRUN_INIT_INIT_H
 #define TRUN_INIT_INIT_H

@@ -63,7 +63,7 @@ static const struct op_info op_table[OP_MAX + 1] = {
 	[OP_CPU_AFFINITY] = { "cpu_affinity", "v" },
 	[OP_JOIN_SESSION_KEYRING] = { "join_session_keyring", "swb" },
 	[OP_CONSOLE_RELAY] = { "console_relay", "w" },
-	[OP_BPF_DEVICE_FILTER] = { "bpf_device_filter", "sv" },
+	[OP_BPF_DEVICE_FILTER] = { "bpf_device_filter", "svb" },
 };
 
 const char *op_name(uint16_t code)

@@ -207,8 +207,9 @@ export type Op =
    * bpf(BPF_PROG_LOAD) a BPF_PROG_TYPE_CGROUP_DEVICE program (license "GPL") from `insns`, each a
    * struct bpf_insn packed little endian into a u64 (runtime/linux/cgroups/bpf-devices.ts), then
    * bpf(BPF_PROG_ATTACH) it to the cgroup directory `cgroupPath` (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI).
+   * With `optional` a failure is written to stderr as a warning and the plan carries on.
    */
-  | { op: OpCode.BPF_DEVICE_FILTER; cgroupPath: string; insns: bigint[] };
+  | { op: OpCode.BPF_DEVICE_FILTER; cgroupPath: string; insns: bigint[]; optional: boolean };
 
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
@@ -274,7 +275,7 @@ export function opArgs(o: Op): Arg[] {
     case OpCode.CPU_AFFINITY: return [vec(o.mask)];
     case OpCode.JOIN_SESSION_KEYRING: return [str(o.name), num(o.perm), num(o.optional)];
     case OpCode.CONSOLE_RELAY: return [num(o.flags)];
-    case OpCode.BPF_DEVICE_FILTER: return [str(o.cgroupPath), vec(o.insns)];
+    case OpCode.BPF_DEVICE_FILTER: return [str(o.cgroupPath), vec(o.insns), num(o.optional)];
   }
 }
 

@@ -7,7 +7,10 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Spec } from '../../spec/types/runtime';
+import { launchInit } from '../../runtime/init/launch';
+import { OpCode } from '../../runtime/init/protocol';
 import { detectSystemHost } from '../../runtime/linux/cgroups';
+import { BPF, insn } from '../../runtime/linux/cgroups/bpf-devices';
 import { TestEnv } from '../helpers/trun';
 
 const env = new TestEnv('devices-ebpf');
@@ -96,6 +99,43 @@ if (!host.unified) {
     const [code, out] = sh(id, ': < /dev/fuse && echo opened');
     assert.is(code, 0, out);
     env.ok(['delete', '--force', id]);
+  });
+}
+
+/** Runs a lone BPF_DEVICE_FILTER op: [error message or '', the init's stderr]. */
+async function filterOp(cgroupPath: string, insns: bigint[], optional: boolean): Promise<[string, string]> {
+  let stderr = '';
+  try {
+    await launchInit({
+      ops: [{ op: OpCode.BPF_DEVICE_FILTER, cgroupPath, insns, optional }],
+      stdio: ['ignore', 'ignore', 'pipe'],
+      onSpawn: (c) => c.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); }),
+    });
+    await new Promise((r) => setTimeout(r, 50)); // let stderr drain
+    return ['', stderr];
+  } catch (e) {
+    return [(e as Error).message, stderr];
+  }
+}
+
+if (host.unified) {
+  test('the op reports the verifier, the syscall and the cgroup; optional turns that into a warning', async () => {
+    const dir = fs.mkdtempSync(path.join(host.unified!.mountpoint, 'trun-ebpf-op-'));
+    try {
+      const noR0 = [insn(BPF.EXIT, 0, 0, 0, 0)];
+      let [err, stderr] = await filterOp(dir, noR0, false);
+      assert.match(err, /^bpf_device_filter: bpf BPF_PROG_LOAD \(device filter for ".*trun-ebpf-op-[^"]*", verifier: R0 !read_ok\): (permission denied|invalid argument)$/);
+      [err, stderr] = await filterOp(dir, noR0, true);
+      assert.is(err, '');
+      assert.match(stderr, /trun-init: warning: bpf_device_filter: bpf BPF_PROG_LOAD/);
+      const allowAll = [insn(BPF.ALU_MOV_K, 0, 0, 0, 1), insn(BPF.EXIT, 0, 0, 0, 0)];
+      [err] = await filterOp(path.join(dir, 'missing'), allowAll, false);
+      assert.match(err, /^bpf_device_filter: open ".*missing": no such file or directory$/);
+      [err] = await filterOp(dir, allowAll, false);
+      assert.is(err, '');
+    } finally {
+      fs.rmdirSync(dir);
+    }
   });
 }
 

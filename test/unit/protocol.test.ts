@@ -104,8 +104,8 @@ const everyOp: Op[] = [
   { op: OpCode.JOIN_SESSION_KEYRING, name: weird, perm: 0, optional: false },
   { op: OpCode.CONSOLE_RELAY, flags: RelayFlag.RAW },
   { op: OpCode.CONSOLE_RELAY, flags: 0 },
-  { op: OpCode.BPF_DEVICE_FILTER, cgroupPath: '/sys/fs/cgroup/unified/trun/abc', insns: [0x1261n, 0x0004_1461n, 0xffff_ffff_0000_00b4n, 0x95n] },
-  { op: OpCode.BPF_DEVICE_FILTER, cgroupPath: weird, insns: [] },
+  { op: OpCode.BPF_DEVICE_FILTER, cgroupPath: '/sys/fs/cgroup/unified/trun/abc', insns: [0x1261n, 0x0004_1461n, 0xffff_ffff_0000_00b4n, 0x95n], optional: false },
+  { op: OpCode.BPF_DEVICE_FILTER, cgroupPath: weird, insns: [], optional: true },
 ];
 
 test('every opcode is covered by the round-trip plan', () => {

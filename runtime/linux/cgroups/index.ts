@@ -3,4 +3,4 @@ export { type CgroupManager, type CgroupManagerOptions, type DeviceFilter, cgrou
 export { type CgroupHost, type CgroupMode, detectHost, detectSystemHost, parseProcCgroup } from './detect';
 export { type CgroupStats } from './stats';
 export { DEFAULT_PARENT, UNIFIED, innerPath } from './paths';
-export { attachDeviceFilter } from './device-filter';
+export { deviceFilterOps } from './device-filter';
