@@ -1,11 +1,11 @@
 // `trun events`: container events as JSON objects: with --stats one stats event, otherwise a
-// stats event every interval until the container stops. OOM events are not produced: the cgroup
-// driver does not expose the memory cgroup's OOM count (see the note in containerEvents).
+// stats event every interval until the container stops, and an "oom" event whenever the memory
+// cgroup's OOM-kill count has grown since the last look.
 import { cgroupOf, statusOf } from '../container';
 import type { Context } from '../context';
 import { storeOf } from '../context';
 import { TrunError } from '../errors';
-import type { CgroupStats } from '../linux/cgroups';
+import type { CgroupManager, CgroupStats } from '../linux/cgroups';
 
 export interface EventsOptions {
   id: string;
@@ -33,8 +33,15 @@ export async function containerEvents(ctx: Context, opts: EventsOptions, emit: (
     return;
   }
   if (!(opts.intervalMs > 0)) throw new TrunError('EINVAL', `invalid interval ${opts.intervalMs} ms: must be positive`, { id });
-  // OOM: runc watches memory.oom_control (v1) or memory.events' oom_kill (v2). CgroupManager
-  // offers neither, and events does not reach past it into cgroup files, so no "oom" events yet.
+  // OOM: runc is notified (eventfd on v1, inotify on v2); we poll the counter as often as the
+  // liveness check, so an OOM shows within LIVENESS_CHECK_MS whatever the stats interval.
+  let oomKills = readOomKills(cgroup);
+  const checkOom = (): void => {
+    const now = readOomKills(cgroup);
+    if (now === undefined) return;
+    if (oomKills !== undefined && now > oomKills) emit({ type: 'oom', id });
+    oomKills = now;
+  };
   const running = (): boolean => {
     try {
       return statusOf(store.load(id), store) !== 'stopped';
@@ -48,6 +55,8 @@ export async function containerEvents(ctx: Context, opts: EventsOptions, emit: (
     const deadline = Date.now() + opts.intervalMs;
     while (Date.now() < deadline) {
       if (!(await pause(Math.min(deadline - Date.now(), LIVENESS_CHECK_MS), signal))) return;
+      // Before the liveness check: an OOM kill of the container's init is its last event.
+      checkOom();
       if (!running()) return;
     }
     let data: CgroupStats;
@@ -60,6 +69,15 @@ export async function containerEvents(ctx: Context, opts: EventsOptions, emit: (
       continue;
     }
     emit({ type: 'stats', id, data });
+  }
+}
+
+/** The cgroup's OOM-kill count; undefined when unknown (no memory cgroup, an old kernel, cgroup gone). */
+function readOomKills(cgroup: CgroupManager): number | undefined {
+  try {
+    return cgroup.oomKills();
+  } catch {
+    return undefined;
   }
 }
 

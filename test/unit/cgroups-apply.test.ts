@@ -152,6 +152,20 @@ test('v2: device rules are validated by apply() and compiled into the eBPF filte
   assert.is(manager(fake(V1_MOUNTINFO, [])).deviceFilter(rules), undefined);
 });
 
+test('oomKills: memory.oom_control on v1 (hybrid too), memory.events on v2, undefined when absent', () => {
+  const v1 = fake(HYBRID_MOUNTINFO, ['hugetlb']);
+  fs.writeFileSync(path.join(v1.dir('memory'), 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 3\n');
+  fs.writeFileSync(path.join(v1.dir('unified'), 'memory.events'), 'oom 9\noom_kill 9\n');
+  assert.is(manager(v1).oomKills(), 3);
+  const v2 = fake(V2_MOUNTINFO, ALL_V2);
+  assert.is(manager(v2).oomKills(), undefined);
+  fs.writeFileSync(path.join(v2.dir('unified'), 'memory.events'), 'low 0\nhigh 0\nmax 5\noom 2\noom_kill 2\n');
+  assert.is(manager(v2).oomKills(), 2);
+  // A pre-4.13 v1 kernel has no oom_kill field.
+  fs.writeFileSync(path.join(v1.dir('memory'), 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\n');
+  assert.is(manager(v1).oomKills(), undefined);
+});
+
 test('v2: create() enables the available controllers down to the parent', () => {
   const f = fake(V2_MOUNTINFO, ALL_V2);
   const m = manager(f);
