@@ -38,8 +38,8 @@ export interface CgroupManager {
   mountSources(): CgroupMountSource[];
   /**
    * The eBPF device filter for `rules` (the config's rules followed by the defaults), for the
-   * container's cgroup v2 directory; undefined without one. Attaching it is the caller's (it
-   * takes a trun-init run: see device-filter.ts).
+   * container's cgroup v2 directory; undefined without one. The caller attaches it (an op of
+   * the create plan: see device-filter.ts).
    */
   deviceFilter(rules: readonly DeviceRuleInput[]): DeviceFilter | undefined;
   /** OOM kills in the cgroup so far (memory.oom_control or memory.events); undefined when unreadable. */

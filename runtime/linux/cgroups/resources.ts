@@ -55,6 +55,6 @@ export const RESOURCE_TABLE: readonly ResourceEntry[] = [
   { key: 'net_cls', what: 'network.classID', v1: 'net_cls', v2: null, isSet: (r) => r.network?.classID !== undefined },
   { key: 'net_prio', what: 'network.priorities', v1: 'net_prio', v2: null, isSet: (r) => (r.network?.priorities?.length ?? 0) > 0 },
   { key: 'rdma', what: 'rdma', v1: 'rdma', v2: 'rdma', isSet: (r) => Object.keys(r.rdma ?? {}).length > 0 },
-  // Core on v2: the (absent) eBPF filter needs no controller to be enabled.
+  // Core on v2: the eBPF filter needs no controller to be enabled.
   { key: 'devices', what: 'devices', v1: 'devices', v2: '', isSet: (r) => (r.devices?.length ?? 0) > 0 },
 ];

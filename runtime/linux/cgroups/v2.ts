@@ -84,8 +84,8 @@ function hugetlb(r: LinuxResources, d: ControllerDir): void {
 }
 
 /**
- * v2 has no devices controller: the rules are compiled into an eBPF program that the caller
- * attaches after apply() (CgroupManager.deviceFilter, device-filter.ts). Here they are only
+ * v2 has no devices controller: the rules are compiled into an eBPF program that create's plan
+ * attaches (CgroupManager.deviceFilter, device-filter.ts). Here they are only
  * validated, so that a bad rule fails apply() like it does on v1.
  */
 function devices(r: LinuxResources): void {
