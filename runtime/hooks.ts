@@ -49,8 +49,11 @@ async function runOne(kind: HookKind, index: number, hook: Hook, stateJson: stri
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
   let clonedPid = 0;
+  let stderrRead: Promise<void> = Promise.resolve();
   const arm = (child: ChildProcess) => {
     child.stderr?.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString(); });
+    // The init may be reaped before its stderr is drained: an error message waits for the rest.
+    if (child.stderr) stderrRead = new Promise((resolve) => child.stderr!.once('close', () => resolve()));
     child.stdin?.on('error', () => { /* a hook need not read its stdin */ });
     child.stdin?.end(stateJson);
     if (timeoutMs > 0) {
@@ -71,7 +74,8 @@ async function runOne(kind: HookKind, index: number, hook: Hook, stateJson: stri
       arm(child);
       const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
         child.on('error', reject);
-        child.on('exit', (c, s) => resolve([c, s]));
+        // 'close', not 'exit': only then has all of its stderr been read.
+        child.on('close', (c, s) => resolve([c, s]));
       }).catch((e: Error) => { throw hookError(kind, index, id, e.message); });
       if (timedOut) throw hookError(kind, index, id, `timed out after ${hook.timeout}s`);
       if (code !== 0) throw hookError(kind, index, id, describeExit(code, signal, stderr));
@@ -90,6 +94,7 @@ async function runOne(kind: HookKind, index: number, hook: Hook, stateJson: stri
     if (timedOut) throw hookError(kind, index, id, `timed out after ${hook.timeout}s`);
     const status = result.waitStatus ?? 0;
     if (status !== 0) {
+      await stderrRead;
       const sig = status & 0x7f;
       throw hookError(kind, index, id, describeExit(sig ? null : (status >> 8) & 0xff, sig ? (`${sig}` as NodeJS.Signals) : null, stderr));
     }
