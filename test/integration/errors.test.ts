@@ -87,6 +87,25 @@ test('a failing mount fails create and leaves nothing', () => {
   assertNothingLeft(env, before, id);
 });
 
+test('a cgroup path outside the hierarchy is refused, leaving nothing', () => {
+  for (const cgroupsPath of ['/../../escape', '../../../../escape']) {
+    const id = env.id();
+    const bundle = env.bundle((s) => { s.linux!.cgroupsPath = cgroupsPath; });
+    const before = snapshot();
+    const r = env.trun(['create', '--bundle', bundle, id]);
+    assert.is(r.code, 1, cgroupsPath);
+    assert.match(r.stderr, /escape/);
+    assertNothingLeft(env, before, id);
+  }
+});
+
+test('an unknown capability or rlimit is refused with the field named', () => {
+  const cap = env.trun(['create', '-b', env.bundle((s) => { s.process!.capabilities!.bounding!.push('CAP_NOPE'); }), env.id()]);
+  assert.match(cap.stderr, /process\.capabilities\.bounding\[\d+\]: unknown capability "CAP_NOPE"/);
+  const rl = env.trun(['create', '-b', env.bundle((s) => { s.process!.rlimits = [{ type: 'RLIMIT_NOPE', soft: 1, hard: 1 }]; }), env.id()]);
+  assert.match(rl.stderr, /RLIMIT_NOPE/);
+});
+
 test('--log-format json writes one error line to the log file', () => {
   const log = path.join(env.dir, 'log.json');
   const r = env.trun(['--log', log, '--log-format', 'json', 'state', 'no-such-container']);
