@@ -105,15 +105,20 @@ if (!host.unified) {
 /** Runs a lone BPF_DEVICE_FILTER op: [error message or '', the init's stderr]. */
 async function filterOp(cgroupPath: string, insns: bigint[], optional: boolean): Promise<[string, string]> {
   let stderr = '';
+  let drained: Promise<void> = Promise.resolve();
   try {
     await launchInit({
       ops: [{ op: OpCode.BPF_DEVICE_FILTER, cgroupPath, insns, optional }],
       stdio: ['ignore', 'ignore', 'pipe'],
-      onSpawn: (c) => c.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); }),
+      onSpawn: (c) => {
+        c.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+        if (c.stderr) drained = new Promise((resolve) => c.stderr!.once('close', () => resolve()));
+      },
     });
-    await new Promise((r) => setTimeout(r, 50)); // let stderr drain
+    await drained; // the init has exited: its stderr ends
     return ['', stderr];
   } catch (e) {
+    await drained;
     return [(e as Error).message, stderr];
   }
 }

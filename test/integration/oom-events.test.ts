@@ -1,6 +1,8 @@
 // `trun events` reports OOM kills: {"type":"oom","id":ID} whenever the container's memory cgroup
 // counts a new one (memory.oom_control on v1, memory.events on v2), as runc does. Needs root.
 import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestEnv } from '../helpers/trun';
@@ -8,14 +10,14 @@ import { TestEnv } from '../helpers/trun';
 const env = new TestEnv('oom-events');
 const LIMIT = 16 << 20;
 
-/** A started container whose memory (and memory+swap) is limited to 16 MiB. */
-function startLimited(args: string[]): string {
+/** A started container whose memory (and memory+swap) is limited to 16 MiB; returns its id and bundle. */
+function startLimited(args: string[]): { id: string; bundle: string } {
   const id = env.id('oom');
   const bundle = env.bundle((s) => {
     s.linux!.resources = { ...(s.linux!.resources ?? {}), memory: { limit: LIMIT, swap: LIMIT } };
   }, args);
   env.ok(['run', '--detach', '--bundle', bundle, id]);
-  return id;
+  return { id, bundle };
 }
 
 interface Watch {
@@ -44,7 +46,7 @@ async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Pro
 const ooms = (w: Watch) => w.events().filter((e) => e.type === 'oom');
 
 test('an exec process killed by the OOM killer shows as one oom event; the container lives on', async () => {
-  const id = startLimited(['sleep', '1000']);
+  const { id } = startLimited(['sleep', '1000']);
   const w = watch(id);
   try {
     await until(() => w.events().length >= 2, 'two stats events');
@@ -66,8 +68,11 @@ test('an exec process killed by the OOM killer shows as one oom event; the conta
 });
 
 test('an OOM that kills the container\'s init is reported before events returns', async () => {
-  const id = startLimited(['sh', '-c', 'sleep 2; exec tail /dev/zero']);
+  // The init allocates only once the watcher has reported (it waits for /tmp/go in its rootfs).
+  const { id, bundle } = startLimited(['sh', '-c', 'while [ ! -e /tmp/go ]; do usleep 10000; done; exec tail /dev/zero']);
   const w = watch(id);
+  await until(() => w.events().length >= 1, 'the first stats event');
+  fs.writeFileSync(path.join(bundle, 'rootfs/tmp/go'), '');
   const code = await Promise.race([w.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 20_000))]);
   if (code === 'timeout') w.child.kill('SIGKILL');
   assert.is(code, 0, 'events returns once the container has stopped');
