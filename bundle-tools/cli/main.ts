@@ -8,7 +8,7 @@ import { exportCmd, importCmd, importRootfsCmd } from '../commands/import';
 import { mount } from '../commands/mount';
 import { rm } from '../commands/rm';
 import { volumeCreate, volumeInspect, volumeLs, volumePrune, volumeRm } from '../commands/volume';
-import { DEFAULT_STORE } from '../lib/store';
+import { DEFAULT_STORE, Store } from '../lib/store';
 import { NETWORK_COMMAND, networkCli } from './network';
 import { bool, commandArg, GLOBAL_FLAGS, list, parseArgs, str, type CommandDef, type Parsed } from './args';
 import { human, progressRenderer } from './progress-bar';
@@ -139,12 +139,12 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
   switch (name) {
     case 'import': {
       const res = await importCmd(withProgress({ store, source: a0, ...(a1 !== undefined ? { ref: a1 } : {}) }));
-      for (const r of res) for (const t of r.tags) out(`imported ${t} (${r.manifestDigest})`);
+      for (const r of res) for (const t of r.tags) out(`imported ${t} (image id ${imageId(store, r.manifestDigest)})`);
       return 0;
     }
     case 'import-rootfs': {
       const res = await importRootfsCmd(withProgress({ store, source: a0, tag: a1!, changes: list(p, 'change'), ...opt(p, 'message'), ...opt(p, 'author') }));
-      out(`imported ${res.tag} (${res.manifestDigest})`);
+      out(`imported ${res.tag} (image id ${imageId(store, res.manifestDigest)})`);
       return 0;
     }
     case 'export': {
@@ -240,6 +240,11 @@ function printVolumes(rows: ReturnType<typeof volumeLs>, quiet: boolean, out: (s
   for (const r of rows) table.push([r.Name, r.CreatedAt.replace(/\.\d+Z$/, 'Z'), r.Anonymous ? 'yes' : 'no', String(r.Bundles.length)]);
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
   for (const row of table) out(row.map((cell, c) => cell.padEnd(widths[c]!)).join('   ').trimEnd());
+}
+
+/** The image id `images` and `commit` print (the config digest), for an image just imported. */
+function imageId(store: string, manifestDigest: string): string {
+  return new Store(store).resolve(manifestDigest).configDigest;
 }
 
 function opt<K extends string>(p: Parsed, name: K): { [P in K]?: string } {
