@@ -5,6 +5,7 @@ import { TrunError } from './errors';
 import { CloneMode, OpCode, RelayFlag, type Op } from './init/protocol';
 import { affinityOps } from './linux/process-attrs';
 import { JOIN_ORDER, NAMESPACES, isNamespaceType, type NamespaceType } from './linux/namespaces';
+import { sessionKeyringOp } from './plan';
 import { processSteps, type HostSecurity } from './process-plan';
 
 export interface ExecPlanInput {
@@ -19,6 +20,10 @@ export interface ExecPlanInput {
   detach: boolean;
   preserveFds: number;
   host: HostSecurity;
+  /** The container was created with --no-new-keyring: keep the caller's session keyring. */
+  noNewKeyring?: boolean;
+  /** The container has a user namespace (the keyring's owner may be unmapped). */
+  userns?: boolean;
 }
 
 /**
@@ -68,6 +73,8 @@ export function compileExecPlan(input: ExecPlanInput): Op[] {
   }
   // Joining a pid (or time) namespace applies to children only: the process is forked after.
   ops.push({ op: OpCode.CLONE, flags: 0, mode: input.detach ? CloneMode.DETACH : CloneMode.WAIT });
+  // As runc's exec: a session keyring of the container's own, like its init's.
+  if (!input.noNewKeyring) ops.push(sessionKeyringOp(input.id, input.userns ?? false));
   if (proc.terminal) ops.push({ op: OpCode.CONSOLE, rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 });
   ops.push(...final);
   const steps = processSteps(input.id, proc, input.linux, input.host, input.preserveFds);

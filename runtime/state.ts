@@ -31,6 +31,8 @@ export interface StoredState {
   cgroupPaths: Record<string, string>;
   /** The config the container was created from (hooks and defaults for later commands). */
   config: Spec;
+  /** Created with --no-new-keyring: exec keeps the caller's session keyring too. */
+  noNewKeyring?: boolean;
 }
 
 const ID_RE = /^[\w+.-]+$/;

@@ -132,6 +132,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       annotations: stringRecord(spec.annotations),
       cgroupPaths: cgroup.paths,
       config: spec,
+      ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
     };
     const hookState = (status: Status) => ociState(state, status);
     const cg = cgroup;

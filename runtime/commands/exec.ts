@@ -119,6 +119,8 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
     detach: opts.detach,
     preserveFds: opts.preserveFds,
     host: probeHostSecurity(),
+    noNewKeyring: st.noNewKeyring ?? false,
+    userns: (st.config.linux?.namespaces ?? []).some((n) => n.type === 'user'),
   });
 
   let pid = 0;

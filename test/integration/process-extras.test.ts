@@ -128,6 +128,23 @@ test('session keyring: --no-new-keyring keeps the caller\'s', () => {
   assert.ok(out.length > 0, 'the keys are visible at all');
 });
 
+test('session keyring: exec joins "_ses.<id>" too, unless the container was created with --no-new-keyring', () => {
+  for (const noNew of [false, true]) {
+    const id = env.id('px');
+    env.ok(['run', '-d', ...(noNew ? ['--no-new-keyring'] : []), '-b', env.bundle(unmaskKeys, ['sleep', '1000']), id]);
+    const line = env.ok(['exec', id, 'cat', '/proc/keys']).split('\n').find((l) => l.includes(` _ses.${id}:`));
+    if (noNew) {
+      assert.is(line, undefined);
+    } else {
+      // The usage count (third column): the init's credentials hold the keyring, and, once it
+      // has joined, the exec'd process's hold it as well.
+      assert.ok(line, `no _ses.${id}`);
+      assert.ok(Number(line!.trim().split(/\s+/)[2]) >= 3, line);
+    }
+    env.ok(['delete', '--force', id]);
+  }
+});
+
 // ---- foreground terminal relay ---------------------------------------------------------------
 
 interface PtyRun {
