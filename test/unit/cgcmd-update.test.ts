@@ -2,21 +2,11 @@
 // stored resources, and what is written to the live cgroup.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TrunError } from '../../runtime/errors';
 import { parseRamSize } from '../../runtime/units';
 import { mergeResources, planUpdate, requestedResources, resourcesFromFlags } from '../../runtime/update-resources';
+import { expectTrunError } from '../helpers/errors';
 
-function throwsInvalid(fn: () => unknown, re: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, TrunError);
-    assert.is((e as TrunError).code, 'EINVAL');
-    assert.match((e as Error).message, re);
-    return;
-  }
-  assert.unreachable('expected an error');
-}
+const throwsInvalid = (fn: () => unknown, re: RegExp): void => { expectTrunError(fn, 'EINVAL', re); };
 
 test('sizes: bytes, binary suffixes, optional i and b, any case', () => {
   assert.is(parseRamSize('1024'), 1024);

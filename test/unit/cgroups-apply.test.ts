@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { TrunError } from '../../runtime/errors';
 import { type CgroupHost, cgroupManager, detectHost, loadCgroupManager } from '../../runtime/linux/cgroups';
 import { HYBRID_MOUNTINFO, V1_MOUNTINFO, V2_MOUNTINFO, rebase } from './cgroups-fixtures';
+import { expectTrunError } from '../helpers/errors';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trun-cg-unit-'));
 let n = 0;
@@ -60,17 +61,7 @@ function fake(mountinfo: string, v2Controllers: string[]): Fake {
 
 const manager = (f: Fake) => cgroupManager({ id: 'c', cgroupsPath: '/trun/c', host: f.host });
 
-function einval(fn: () => unknown, pattern: RegExp): TrunError {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, TrunError);
-    assert.is((err as TrunError).code, 'EINVAL');
-    assert.match((err as TrunError).message, pattern);
-    return err as TrunError;
-  }
-  throw new Error(`expected an EINVAL TrunError matching ${pattern}`);
-}
+const einval = (fn: () => unknown, pattern: RegExp): TrunError => expectTrunError(fn, 'EINVAL', pattern);
 
 const ALL_V2 = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids'];
 

@@ -5,23 +5,14 @@ import { TrunError } from '../../runtime/errors';
 import { detectHost, parseProcCgroup } from '../../runtime/linux/cgroups/detect';
 import { checkedPath, expandSlice, innerPath, resolvePaths, systemdPath } from '../../runtime/linux/cgroups/paths';
 import { HYBRID_MOUNTINFO, V1_MOUNTINFO, V2_MOUNTINFO } from './cgroups-fixtures';
+import { expectTrunError } from '../helpers/errors';
 
 const hybrid = detectHost(HYBRID_MOUNTINFO, () => ['hugetlb']);
 const v1 = detectHost(V1_MOUNTINFO, () => []);
 const v2 = detectHost(V2_MOUNTINFO, () => ['cpu', 'memory', 'pids']);
 const noSelf = new Map<string, string>();
 
-function throwsEinval(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, TrunError);
-    assert.is((err as TrunError).code, 'EINVAL');
-    assert.match((err as TrunError).message, pattern);
-    return;
-  }
-  assert.unreachable('expected a TrunError');
-}
+const throwsEinval = (fn: () => unknown, pattern: RegExp): void => { expectTrunError(fn, 'EINVAL', pattern); };
 
 test('default: /trun/<id> on every hierarchy', () => {
   const p = resolvePaths(hybrid, innerPath({ id: 'c1' }), noSelf);

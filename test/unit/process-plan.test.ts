@@ -10,6 +10,7 @@ import { cpuListMask, ioPriorityOp, personalityOp, schedulerOp } from '../../run
 import { compileCreatePlan, type CreatePlanInput } from '../../runtime/plan';
 import { processSteps } from '../../runtime/process-plan';
 import type { IOPriority, LinuxPersonality, Process, Scheduler, Spec } from '../../spec/types/runtime';
+import { expectTrunError } from '../helpers/errors';
 
 const host = { apparmor: false, selinux: false };
 
@@ -38,16 +39,7 @@ const codes = (ops: Op[]) => ops.map((o) => o.op);
 const ofType = <T extends OpCode>(ops: Op[], code: T) => ops.filter((o): o is Extract<Op, { op: T }> => o.op === code);
 
 /** Asserts that fn throws a TrunError whose message matches. */
-function throwsField(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, TrunError);
-    assert.match((e as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected an error matching ${pattern}`);
-}
+const throwsField = (fn: () => unknown, pattern: RegExp): void => { expectTrunError(fn, undefined, pattern); };
 
 // ---- scheduler ----------------------------------------------------------------------------
 

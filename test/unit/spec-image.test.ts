@@ -1,23 +1,13 @@
 // Image-spec validators: minimal valid documents pass, broken ones fail naming the field.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TrunError } from '../../runtime/errors';
 import { parseImageJson, validateImageConfig, validateImageIndex, validateImageLayout, validateImageManifest } from '../../spec/validate-image';
+import { expectTrunError } from '../helpers/errors';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const descriptor = (mediaType: string, size = 7): Record<string, unknown> => ({ mediaType, size, digest: DIGEST });
 
-function rejects(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, TrunError);
-    assert.is((err as TrunError).code, 'EIMAGE');
-    assert.match((err as TrunError).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected an EIMAGE error matching ${pattern}`);
-}
+const rejects = (fn: () => unknown, pattern: RegExp): void => { expectTrunError(fn, 'EIMAGE', pattern); };
 
 test('manifest: minimal valid, and broken', () => {
   const manifest = {

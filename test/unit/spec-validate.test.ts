@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TrunError } from '../../runtime/errors';
+import type { ErrorCode } from '../../runtime/errors';
+import { expectTrunError } from '../helpers/errors';
 import {
   isSupportedOciVersion,
   loadConfig,
@@ -28,20 +30,7 @@ function examples(dir: string): string[] {
     .map((f) => path.join(dir, f));
 }
 
-function rejects(fn: () => unknown, code: string, pattern: RegExp): TrunError {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, TrunError);
-    const e = err as TrunError;
-    assert.is(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    assert.not.match(e.message, /\.$/, 'no trailing period');
-    return e;
-  }
-  assert.unreachable(`expected a ${code} error matching ${pattern}`);
-  throw new Error('unreachable');
-}
+const rejects = (fn: () => unknown, code: ErrorCode, pattern: RegExp): TrunError => expectTrunError(fn, code, pattern);
 
 const base = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   ociVersion: '1.3.0',
