@@ -1,7 +1,8 @@
 /* The console: OPEN_CONSOLE_SOCKET connects to the caller's --console-socket while the host's
  * filesystem is still in view; CONSOLE later creates the pty inside the container, hands the
  * master to the caller over that socket (SCM_RIGHTS) and makes the slave our controlling
- * terminal and stdio. */
+ * terminal and stdio. The connect and the fd passing are shared with the seccomp listener
+ * (seccomp.c), which hands its notify fd over the same way. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,9 +20,8 @@
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
 
-int op_open_console_socket(struct init_state *st, const struct plan_op *op, struct init_error *err)
+int unix_connect(const char *path, struct init_error *err)
 {
-	const char *path = op->args[0].str;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char *dir = strdup(path);
 	const char *base;
@@ -65,16 +65,24 @@ int op_open_console_socket(struct init_state *st, const struct plan_op *op, stru
 		return init_error_set(err, e, "connect \"%s\"", path);
 	}
 	close(dirfd);
+	return sock;
+}
+
+int op_open_console_socket(struct init_state *st, const struct plan_op *op, struct init_error *err)
+{
+	int sock = unix_connect(op->args[0].str, err);
+
+	if (sock < 0)
+		return -1;
 	if (st->console_fd >= 0)
 		close(st->console_fd);
 	st->console_fd = sock;
 	return 0;
 }
 
-static int send_fd(int sock, int fd)
+ssize_t send_with_fd(int sock, const void *data, size_t len, int fd)
 {
-	char byte = 0;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -96,7 +104,7 @@ static int send_fd(int sock, int fd)
 	do
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	return n == 1 ? 0 : -1;
+	return n;
 }
 
 /* Opens the pty master of the container's devpts: /dev/ptmx, or /dev/pts/ptmx when the rootfs
@@ -163,7 +171,7 @@ int op_console(struct init_state *st, const struct plan_op *op, struct init_erro
 			return init_error_set(err, e, "set window size");
 		}
 	}
-	if (send_fd(st->console_fd, master) < 0) {
+	if (send_with_fd(st->console_fd, "", 1, master) != 1) {
 		e = errno;
 		close(master);
 		close(slave);

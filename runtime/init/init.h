@@ -29,6 +29,7 @@ struct init_state {
 	char *exec_path;  /* RESOLVE_EXEC: the file EXEC runs, or NULL (then argv[0]) */
 	int relay_fd;     /* CONSOLE_RELAY: our end of the socketpair the pty master arrives on, or -1 */
 	unsigned relay_flags; /* CONSOLE_RELAY: enum relay_flag bits */
+	int listener_fd;  /* SECCOMP_LISTENER: connected seccomp listener socket, or -1 */
 };
 
 typedef int (*op_handler)(struct init_state *st, const struct plan_op *op, struct init_error *err);
@@ -80,10 +81,18 @@ int op_no_new_privs(struct init_state *, const struct plan_op *, struct init_err
 int op_seccomp_init(struct init_state *, const struct plan_op *, struct init_error *);
 int op_seccomp_rule(struct init_state *, const struct plan_op *, struct init_error *);
 int op_seccomp_load(struct init_state *, const struct plan_op *, struct init_error *);
+int op_seccomp_listener(struct init_state *, const struct plan_op *, struct init_error *);
+int op_seccomp_load_notify(struct init_state *, const struct plan_op *, struct init_error *);
 
 /* console.c */
 int op_open_console_socket(struct init_state *, const struct plan_op *, struct init_error *);
 int op_console(struct init_state *, const struct plan_op *, struct init_error *);
+/* Connects a SOCK_STREAM|SOCK_CLOEXEC unix socket to path (any length: through
+ * /proc/self/fd/<dir>/<name>); returns the socket, or -1 with the error record filled. */
+int unix_connect(const char *path, struct init_error *err);
+/* One sendmsg(2) of len bytes (at least 1) with fd attached as SCM_RIGHTS; returns the bytes
+ * sent, or -1 with errno set. */
+ssize_t send_with_fd(int sock, const void *data, size_t len, int fd);
 
 /* relay.c */
 int op_console_relay(struct init_state *, const struct plan_op *, struct init_error *);

@@ -30,8 +30,11 @@ export interface LaunchOptions {
   id?: string;
   /** Called with the first init process's pid before the plan is sent (cgroup placement). */
   beforePlan?: (pid: number) => void;
-  /** Called for each SYNC; resolve to answer GO, throw to answer ABORT (the error is rethrown). */
-  onSync?: (name: string, pid: number) => Promise<void> | void;
+  /**
+   * Called for each SYNC; resolve to answer GO, throw to answer ABORT (the error is rethrown).
+   * What it returns goes with GO (the container process state at SECCOMP_LOAD_NOTIFY's sync).
+   */
+  onSync?: (name: string, pid: number) => Promise<string | void> | string | void;
   /** Called when the init reports the pid of the process it cloned. */
   onPid?: (pid: number) => void;
   /** After answering this sync point, stop listening: the init carries on alone (create). */
@@ -115,8 +118,8 @@ function drive(opts: LaunchOptions, spawned: SpawnedInit, resolve: (r: LaunchRes
 
   const answer = async (name: string) => {
     try {
-      if (opts.onSync) await opts.onSync(name, pid);
-      sock.write(frame(MsgType.GO));
+      const payload = opts.onSync ? await opts.onSync(name, pid) : undefined;
+      sock.write(frame(MsgType.GO, payload ?? ''));
       if (opts.finalSync === name) {
         finished = true;
         sock.destroy();

@@ -86,7 +86,7 @@ static int parse_fd(const char *s)
 int main(int argc, char **argv)
 {
 	struct init_state st = { .sync_fd = -1, .rootfs_fd = -1, .console_fd = -1, .fifo_fd = -1,
-				 .relay_fd = -1 };
+				 .relay_fd = -1, .listener_fd = -1 };
 	struct init_error err = { 0 };
 	struct plan plan;
 	uint32_t type, len;

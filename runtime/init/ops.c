@@ -54,6 +54,8 @@ static const op_handler handlers[OP_MAX + 1] = {
 	[OP_JOIN_SESSION_KEYRING] = op_join_session_keyring,
 	[OP_CONSOLE_RELAY] = op_console_relay,
 	[OP_BPF_DEVICE_FILTER] = op_bpf_device_filter,
+	[OP_SECCOMP_LISTENER] = op_seccomp_listener,
+	[OP_SECCOMP_LOAD_NOTIFY] = op_seccomp_load_notify,
 };
 
 int run_plan(struct init_state *st, const struct plan *plan, struct init_error *err)

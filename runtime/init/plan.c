@@ -64,6 +64,8 @@ static const struct op_info op_table[OP_MAX + 1] = {
 	[OP_JOIN_SESSION_KEYRING] = { "join_session_keyring", "swb" },
 	[OP_CONSOLE_RELAY] = { "console_relay", "w" },
 	[OP_BPF_DEVICE_FILTER] = { "bpf_device_filter", "svb" },
+	[OP_SECCOMP_LISTENER] = { "seccomp_listener", "s" },
+	[OP_SECCOMP_LOAD_NOTIFY] = { "seccomp_load_notify", "s" },
 };
 
 const char *op_name(uint16_t code)

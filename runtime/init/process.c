@@ -100,7 +100,7 @@ report:
 
 static void close_state_fds(struct init_state *st)
 {
-	int *fds[] = { &st->rootfs_fd, &st->console_fd, &st->fifo_fd };
+	int *fds[] = { &st->rootfs_fd, &st->console_fd, &st->fifo_fd, &st->listener_fd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
@@ -152,8 +152,8 @@ int op_clone(struct init_state *st, const struct plan_op *op, struct init_error 
 	close(gate[0]);
 	/* In WAIT mode, forward signals from now on: the child cannot run before the gate opens,
 	 * so no signal meant for it can be lost. The waiting parent needs none of the plan's fds:
-	 * holding the console socket would hide the child's close from the caller, holding the
-	 * rootfs would pin its mount. */
+	 * holding the console socket (or the seccomp listener's) would hide the child's close from
+	 * the caller, holding the rootfs would pin its mount. */
 	if (mode == CLONE_MODE_WAIT) {
 		install_forwarding((pid_t)pid);
 		close_state_fds(st);

@@ -8,7 +8,8 @@
  *   trun -> init   PLAN   the encoded plan, exactly once, first
  *   init -> trun   PID    decimal host pid of the process a CLONE op created
  *   init -> trun   SYNC   name of a sync point; the init blocks until GO or ABORT
- *   trun -> init   GO     carry on
+ *   trun -> init   GO     carry on (payload empty, except the answer to SECCOMP_LOAD_NOTIFY's
+ *                         sync point: the container process state for the seccomp listener)
  *   trun -> init   ABORT  the init exits 1 without a word
  *   init -> trun   ERROR  "<op name>: <what> \"<path>\": <strerror>"; the init then exits 1
  *   init -> trun   EXIT   decimal wait status of the child (CLONE in WAIT mode), then exit
@@ -77,7 +78,9 @@ enum op_code {
 	OP_JOIN_SESSION_KEYRING = 39,
 	OP_CONSOLE_RELAY = 40,
 	OP_BPF_DEVICE_FILTER = 41,
-	OP_MAX = OP_BPF_DEVICE_FILTER,
+	OP_SECCOMP_LISTENER = 42,
+	OP_SECCOMP_LOAD_NOTIFY = 43,
+	OP_MAX = OP_SECCOMP_LOAD_NOTIFY,
 };
 
 /* MOUNT's own flags (not MS_*). */

@@ -9,7 +9,9 @@
 //   trun -> init   PLAN   (the encoded plan, exactly once, first)
 //   init -> trun   PID    (decimal host pid of the process created by a CLONE op)
 //   init -> trun   SYNC   (name of a sync point; the init then blocks until the answer)
-//   trun -> init   GO     (carry on)   |  ABORT (text; the init exits 1 without a word)
+//   trun -> init   GO     (carry on; empty, except the answer to SECCOMP_LOAD_NOTIFY's sync
+//                          point, which carries the container process state for the listener)
+//                          |  ABORT (text; the init exits 1 without a word)
 //   init -> trun   ERROR  (text: "<op name>: <what> \"<path>\": <strerror>"; the init then exits 1,
 //                          or 127/126 when execve itself failed: ENOENT/anything else)
 //   init -> trun   EXIT   (decimal wait status of the child, sent by the parent of a CLONE in
@@ -74,6 +76,8 @@ export enum OpCode {
   JOIN_SESSION_KEYRING = 39,
   CONSOLE_RELAY = 40,
   BPF_DEVICE_FILTER = 41,
+  SECCOMP_LISTENER = 42,
+  SECCOMP_LOAD_NOTIFY = 43,
 }
 
 /** Flags of the MOUNT op that are trun's own (not MS_*). */
@@ -209,7 +213,19 @@ export type Op =
    * bpf(BPF_PROG_ATTACH) it to the cgroup directory `cgroupPath` (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI).
    * With `optional` a failure is written to stderr as a warning and the plan carries on.
    */
-  | { op: OpCode.BPF_DEVICE_FILTER; cgroupPath: string; insns: bigint[]; optional: boolean };
+  | { op: OpCode.BPF_DEVICE_FILTER; cgroupPath: string; insns: bigint[]; optional: boolean }
+  /**
+   * Connect to the seccomp listener's unix socket at path, like OPEN_CONSOLE_SOCKET (any length),
+   * while the runtime's filesystem is in view; the socket is kept for SECCOMP_LOAD_NOTIFY.
+   */
+  | { op: OpCode.SECCOMP_LISTENER; path: string }
+  /**
+   * SECCOMP_LOAD for a filter with SCMP_ACT_NOTIFY rules: SYNC(sync), whose GO carries the
+   * container process state (JSON); seccomp_load; then, with no other syscall in between, send
+   * the state with the notify fd (SCM_RIGHTS) over SECCOMP_LISTENER's socket using sendmsg only,
+   * shutdown(SHUT_WR) so the listener sees the end, and close the socket and our copy of the fd.
+   */
+  | { op: OpCode.SECCOMP_LOAD_NOTIFY; sync: string };
 
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
@@ -276,6 +292,8 @@ export function opArgs(o: Op): Arg[] {
     case OpCode.JOIN_SESSION_KEYRING: return [str(o.name), num(o.perm), num(o.optional)];
     case OpCode.CONSOLE_RELAY: return [num(o.flags)];
     case OpCode.BPF_DEVICE_FILTER: return [str(o.cgroupPath), vec(o.insns), num(o.optional)];
+    case OpCode.SECCOMP_LISTENER: return [str(o.path)];
+    case OpCode.SECCOMP_LOAD_NOTIFY: return [str(o.sync)];
   }
 }
 

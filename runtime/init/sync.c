@@ -121,23 +121,36 @@ int sync_recv(int fd, uint32_t *type, char **payload, uint32_t *len, uint32_t ma
 	return 0;
 }
 
-int sync_point(int fd, const char *name, struct init_error *err)
+int sync_point_payload(int fd, const char *name, char **payload, uint32_t *len, struct init_error *err)
 {
-	uint32_t type, len;
-	char *payload = NULL;
+	uint32_t type;
+	char *body = NULL;
 	int r;
 
 	if (sync_send_str(fd, MSG_SYNC, name) < 0)
 		return init_error_set(err, errno, "send sync \"%s\"", name);
-	r = sync_recv(fd, &type, &payload, &len, 1 << 20, err);
+	r = sync_recv(fd, &type, &body, len, 1 << 20, err);
 	if (r < 0)
 		return -1;
 	if (r == 1)
 		_exit(1); /* trun went away: nobody to report to, and we must not carry on */
-	free(payload);
-	if (type == MSG_GO)
+	if (type == MSG_GO) {
+		*payload = body;
 		return 0;
+	}
+	free(body);
 	if (type == MSG_ABORT)
 		_exit(1); /* trun decided to stop; it reports the reason itself */
 	return init_error_set(err, 0, "sync \"%s\": unexpected answer of type %u", name, type);
+}
+
+int sync_point(int fd, const char *name, struct init_error *err)
+{
+	char *payload;
+	uint32_t len;
+
+	if (sync_point_payload(fd, name, &payload, &len, err) < 0)
+		return -1;
+	free(payload);
+	return 0;
 }

@@ -25,4 +25,8 @@ int sync_recv(int fd, uint32_t *type, char **payload, uint32_t *len, uint32_t ma
  * silently (that is the protocol: trun has already decided and will report). -1 on errors. */
 int sync_point(int fd, const char *name, struct init_error *err);
 
+/* The same, keeping what GO carries: *payload is malloc'd and NUL terminated, *len bytes (a
+ * payload-less GO gives an empty string). */
+int sync_point_payload(int fd, const char *name, char **payload, uint32_t *len, struct init_error *err);
+
 #endif

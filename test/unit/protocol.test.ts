@@ -106,6 +106,8 @@ const everyOp: Op[] = [
   { op: OpCode.CONSOLE_RELAY, flags: 0 },
   { op: OpCode.BPF_DEVICE_FILTER, cgroupPath: '/sys/fs/cgroup/unified/trun/abc', insns: [0x1261n, 0x0004_1461n, 0xffff_ffff_0000_00b4n, 0x95n], optional: false },
   { op: OpCode.BPF_DEVICE_FILTER, cgroupPath: weird, insns: [], optional: true },
+  { op: OpCode.SECCOMP_LISTENER, path: '/run/' + 'y'.repeat(200) + '/agent.sock' },
+  { op: OpCode.SECCOMP_LOAD_NOTIFY, sync: 'seccomp' },
 ];
 
 test('every opcode is covered by the round-trip plan', () => {
