@@ -5,6 +5,7 @@ import { TrunError } from './errors';
 import { CloneMode, OpCode, RelayFlag, type Op } from './init/protocol';
 import { affinityOps } from './linux/process-attrs';
 import { JOIN_ORDER, NAMESPACES, isNamespaceType, type NamespaceType } from './linux/namespaces';
+import { seccompListenerOps } from './linux/seccomp';
 import { sessionKeyringOp } from './plan';
 import { processSteps, type HostSecurity } from './process-plan';
 
@@ -65,6 +66,7 @@ export function compileExecPlan(input: ExecPlanInput): Op[] {
   if (initial.length) ops.push({ op: OpCode.SYNC, name: EXEC_CGROUP_SYNC });
   if (proc.terminal && input.consoleSocket) ops.push({ op: OpCode.OPEN_CONSOLE_SOCKET, path: input.consoleSocket });
   if (proc.terminal && !input.consoleSocket) ops.push({ op: OpCode.CONSOLE_RELAY, flags: RelayFlag.RAW });
+  ops.push(...seccompListenerOps(input.id, input.linux?.seccomp));
   if (proc.oomScoreAdj !== undefined) {
     ops.push({ op: OpCode.WRITE_FILE, path: '/proc/self/oom_score_adj', data: String(proc.oomScoreAdj), create: false });
   }

@@ -11,6 +11,7 @@ import {
   parseMountOptions, propagationFlag,
 } from './linux/mount-options';
 import { CLONE_NEWTIME, CLONE_NEWUSER, JOIN_ORDER, NAMESPACES, isNamespaceType, type NamespaceType } from './linux/namespaces';
+import { seccompListenerOps } from './linux/seccomp';
 import { processSteps, type HostSecurity } from './process-plan';
 
 /**
@@ -218,6 +219,7 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   ops.push({ op: OpCode.OPEN_FIFO, path: input.fifoPath });
   if (proc.terminal && input.consoleSocket) ops.push({ op: OpCode.OPEN_CONSOLE_SOCKET, path: input.consoleSocket });
   if (proc.terminal && !input.consoleSocket) ops.push({ op: OpCode.CONSOLE_RELAY, flags: RelayFlag.RAW });
+  ops.push(...seccompListenerOps(id, spec.linux?.seccomp));
   if (proc.oomScoreAdj !== undefined) {
     ops.push({ op: OpCode.WRITE_FILE, path: '/proc/self/oom_score_adj', data: String(proc.oomScoreAdj), create: false });
   }

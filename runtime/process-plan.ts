@@ -69,7 +69,10 @@ export function processSteps(id: string, proc: Process, linux: Linux | undefined
   }
   const seccomp = seccompOps(id, linux?.seccomp);
   prepare.push(...seccomp.build);
-  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping capabilities.
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping
+  // capabilities. With it, as late as possible: just before the exec, or, when the notify fd
+  // goes to a listener, at the end of prepare, while trun is still there to give the container
+  // process state (runc too loads before its last sync then).
   const seccompEarly = !proc.noNewPrivileges;
   if (proc.noNewPrivileges) prepare.push({ op: OpCode.NO_NEW_PRIVS });
   if (seccompEarly) prepare.push(...seccomp.load);
@@ -90,8 +93,10 @@ export function processSteps(id: string, proc: Process, linux: Linux | undefined
   prepare.push({ op: OpCode.CHDIR, path: proc.cwd });
   const env = proc.env ?? [];
   prepare.push({ op: OpCode.RESOLVE_EXEC, file: proc.args[0]!, path: envPath(env) });
+  const seccompLate = !seccompEarly && !seccomp.notify;
+  if (!seccompEarly && seccomp.notify) prepare.push(...seccomp.load);
 
-  const finish: Op[] = seccompEarly ? [] : [...seccomp.load];
+  const finish: Op[] = seccompLate ? [...seccomp.load] : [];
   finish.push({ op: OpCode.EXEC, argv: proc.args, env, preserveFds, flags: ExecFlag.LISTEN_PID });
   return { prepare, finish };
 }

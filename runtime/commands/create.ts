@@ -14,6 +14,7 @@ import { launchInit, type LaunchResult } from '../init/launch';
 import { cgroupManager, deviceFilterOps, cgroupMountSources, type CgroupManager } from '../linux/cgroups';
 import { DEFAULT_DEVICE_RULES } from '../linux/devices';
 import { readProcStat, waitGone } from '../linux/proc';
+import { SECCOMP_NOTIFY_SYNC, containerProcessState, listenerError } from '../linux/seccomp';
 import { probeHostSecurity } from '../linux/security';
 import { compileCreatePlan } from '../plan';
 import type { StoredState } from '../state';
@@ -173,6 +174,9 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
             await runHooks('createContainer', hooks.createContainer, hookState('creating'), id, { kind: 'container', pid, namespaces });
             return;
           }
+          case SECCOMP_NOTIFY_SYNC:
+            // What the listener gets with the notify fd: runc's "creating" state, our pid.
+            return JSON.stringify(containerProcessState(spec.linux?.seccomp, pid, hookState('creating')));
           case 'created':
             store.save(state);
             if (pidFile) writePidFile(pidFile, pid);
@@ -188,7 +192,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
     // The spec: a failed create continues with delete, whose poststop hooks undo what hooks did.
     if (saved) await runHooksLogged('poststop', saved.config.hooks?.poststop, ociState(saved, 'stopped'), id, ctx.warn);
     store.remove(id);
-    throw e;
+    throw listenerError(id, spec.linux?.seccomp, e);
   } finally {
     release();
   }

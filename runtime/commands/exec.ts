@@ -3,13 +3,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Process } from '../../spec/types/runtime';
-import { cgroupOf, statusOf } from '../container';
+import { cgroupOf, ociState, statusOf } from '../container';
 import type { Context } from '../context';
 import { storeOf } from '../context';
 import { TrunError } from '../errors';
 import { EXEC_CGROUP_SYNC, compileExecPlan, execNeedsCgroupSync, execRelaysTerminal } from '../exec-plan';
 import { childExitCode, launchInit } from '../init/launch';
 import { CAPABILITIES } from '../linux/capabilities';
+import { SECCOMP_NOTIFY_SYNC, containerProcessState, listenerError } from '../linux/seccomp';
 import { probeHostSecurity } from '../linux/security';
 import { writePidFile } from './create';
 
@@ -152,8 +153,11 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
         if (!lateCgroup) cgroup.addProcess(p);
       },
       onSync: (name) => {
+        // As runc's exec: the container's state as it is, and the new process's pid.
+        if (name === SECCOMP_NOTIFY_SYNC) return JSON.stringify(containerProcessState(st.config.linux?.seccomp, pid, ociState(st, status)));
         if (name !== EXEC_CGROUP_SYNC) throw new TrunError('EINIT', `trun-init stopped at an unknown sync point "${name}"`, { id });
         cgroup.addProcess(initPid);
+        return undefined;
       },
       onPid: (p) => {
         pid = p;
@@ -164,6 +168,8 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
     });
     if (opts.detach) return 0;
     return await childExitCode(result.child);
+  } catch (e) {
+    throw listenerError(id, st.config.linux?.seccomp, e);
   } finally {
     unsubscribe?.();
   }

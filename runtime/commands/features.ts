@@ -3,7 +3,7 @@
 import { CAPABILITIES } from '../linux/capabilities';
 import { NAMESPACES } from '../linux/namespaces';
 import { IOPRIO_CLASSES, PERSONALITY_DOMAINS, SCHED_FLAGS, SCHED_POLICIES } from '../linux/process-attrs';
-import { SECCOMP_FEATURES } from '../linux/seccomp';
+import { NOTIFY_REFUSED_SYSCALLS, SECCOMP_FEATURES } from '../linux/seccomp';
 import { OCI_VERSION } from '../defaults';
 
 const MOUNT_OPTIONS = [
@@ -24,6 +24,8 @@ const ANNOTATIONS: Record<string, string> = {
   'trun.process.execCPUAffinity': 'initial,final',
   'trun.linux.personality.domains': Object.keys(PERSONALITY_DOMAINS).join(','),
   'trun.linux.personality.flags': '',
+  // SCMP_ACT_NOTIFY is supported, except for the calls that hand the notify fd to the listener.
+  'trun.linux.seccomp.notify.refusedSyscalls': NOTIFY_REFUSED_SYSCALLS.join(','),
 };
 
 export function features(): object {

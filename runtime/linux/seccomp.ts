@@ -1,7 +1,12 @@
 // linux.seccomp compiled into SECCOMP_* init steps: action names become libseccomp's action
 // values, comparison names its scmp_compare values. The init resolves syscall names with
-// libseccomp (an unknown name fails create with that name) and loads the filter.
+// libseccomp (an unknown name fails create with that name) and loads the filter. With
+// SCMP_ACT_NOTIFY rules, the init also hands the filter's notify fd to the listener at
+// linux.seccomp.listenerPath, with the container process state trun gives it.
+import * as path from 'node:path';
 import type { LinuxSeccomp, LinuxSyscall } from '../../spec/types/runtime';
+import type { StateDocument } from '../container';
+import { OCI_VERSION } from '../defaults';
 import { TrunError } from '../errors';
 import { OpCode, type Op } from '../init/protocol';
 
@@ -17,6 +22,7 @@ const ACTIONS: Readonly<Record<string, number>> = {
   SCMP_ACT_TRACE: 0x7ff00000,
   SCMP_ACT_LOG: 0x7ffc0000,
   SCMP_ACT_ALLOW: 0x7fff0000,
+  SCMP_ACT_NOTIFY: 0x7fc00000,
 };
 
 /** enum scmp_compare. */
@@ -47,7 +53,6 @@ function fail(id: string, message: string): never {
 
 /** The action's value: ERRNO gets errnoRet (EPERM when absent), TRACE its data. */
 export function actionValue(id: string, field: string, name: string, ret: number | undefined): number {
-  if (name === 'SCMP_ACT_NOTIFY') fail(id, `${field}: SCMP_ACT_NOTIFY is not supported (no seccomp listener support)`);
   const base = ACTIONS[name];
   if (base === undefined) fail(id, `${field}: unknown seccomp action "${name}"`);
   if (name === 'SCMP_ACT_ERRNO') return (base | ((ret ?? EPERM) & 0xffff)) >>> 0;
@@ -71,12 +76,59 @@ function ruleOps(id: string, index: number, rule: LinuxSyscall, defaultAction: n
 }
 
 /**
- * `build` makes the filter in the init's memory (an unknown syscall fails there, during create);
- * `load` installs it, as late as the caller can.
+ * The syscalls trun-init makes between loading a filter and handing its notify fd over: were
+ * one sent to the listener, it would wait for a listener that cannot have the fd yet.
  */
-export function seccompOps(id: string, seccomp: LinuxSeccomp | undefined): { build: Op[]; load: Op[] } {
-  if (!seccomp) return { build: [], load: [] };
-  if (seccomp.listenerPath) fail(id, 'linux.seccomp.listenerPath: seccomp listeners are not supported');
+export const NOTIFY_REFUSED_SYSCALLS: readonly string[] = ['sendmsg', 'shutdown'];
+
+/** The sync point at which the init asks for the container process state (SECCOMP_LOAD_NOTIFY). */
+export const SECCOMP_NOTIFY_SYNC = 'seccomp';
+
+/**
+ * The listener's socket when the filter has SCMP_ACT_NOTIFY rules, else undefined: without
+ * such a rule listenerPath is ignored, as the spec says (and runc does).
+ */
+export function seccompListener(id: string, seccomp: LinuxSeccomp | undefined): string | undefined {
+  if (!seccomp) return undefined;
+  // runc's reason holds here too: the default action would cover the hand-over's own calls.
+  if (seccomp.defaultAction === 'SCMP_ACT_NOTIFY') fail(id, 'linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action');
+  let notify = false;
+  (seccomp.syscalls ?? []).forEach((rule, i) => {
+    if (rule.action !== 'SCMP_ACT_NOTIFY') return;
+    notify = true;
+    const refused = rule.names.find((n) => NOTIFY_REFUSED_SYSCALLS.includes(n));
+    if (refused) {
+      fail(id, `linux.seccomp.syscalls[${i}]: SCMP_ACT_NOTIFY cannot be used for "${refused}": trun-init hands the notify fd to the listener with it`);
+    }
+  });
+  if (!notify) return undefined;
+  const p = seccomp.listenerPath;
+  if (!p) fail(id, 'linux.seccomp.listenerPath: must be set when a rule uses SCMP_ACT_NOTIFY (seccomp listenerPath is not set)');
+  if (!path.posix.isAbsolute(p)) fail(id, `linux.seccomp.listenerPath: must be an absolute path: "${p}"`);
+  return p;
+}
+
+/**
+ * The step that connects to the listener: before the clone and any setns, while the runtime's
+ * filesystem and credentials are those of the caller (a console socket is reached the same way).
+ */
+export function seccompListenerOps(id: string, seccomp: LinuxSeccomp | undefined): Op[] {
+  const listener = seccompListener(id, seccomp);
+  return listener === undefined ? [] : [{ op: OpCode.SECCOMP_LISTENER, path: listener }];
+}
+
+export interface SeccompOps {
+  /** Makes the filter in the init's memory (an unknown syscall fails there, during create). */
+  build: Op[];
+  /** Installs it, as late as the caller can; with a listener, also hands the notify fd over. */
+  load: Op[];
+  /** The load needs trun at SECCOMP_NOTIFY_SYNC (it answers with the container process state). */
+  notify: boolean;
+}
+
+export function seccompOps(id: string, seccomp: LinuxSeccomp | undefined): SeccompOps {
+  if (!seccomp) return { build: [], load: [], notify: false };
+  const listener = seccompListener(id, seccomp);
   const defaultAction = actionValue(id, 'linux.seccomp.defaultAction', seccomp.defaultAction, seccomp.defaultErrnoRet);
   let flags = 0;
   for (const f of seccomp.flags ?? []) {
@@ -87,5 +139,39 @@ export function seccompOps(id: string, seccomp: LinuxSeccomp | undefined): { bui
   const architectures = [...(seccomp.architectures ?? [])];
   const ops: Op[] = [{ op: OpCode.SECCOMP_INIT, defaultAction, architectures, flags }];
   (seccomp.syscalls ?? []).forEach((rule, i) => ops.push(...ruleOps(id, i, rule, defaultAction)));
-  return { build: ops, load: [{ op: OpCode.SECCOMP_LOAD }] };
+  if (listener === undefined) return { build: ops, load: [{ op: OpCode.SECCOMP_LOAD }], notify: false };
+  return { build: ops, load: [{ op: OpCode.SECCOMP_LOAD_NOTIFY, sync: SECCOMP_NOTIFY_SYNC }], notify: true };
+}
+
+/** What the listener receives (config-linux.md, "The Container Process State"). */
+export interface ContainerProcessState {
+  ociVersion: string;
+  /** Names of the fds sent with SCM_RIGHTS, in order. */
+  fds: string[];
+  /** The process the filter is loaded in, as the runtime sees it. */
+  pid: number;
+  metadata?: string;
+  state: StateDocument;
+}
+
+export function containerProcessState(seccomp: LinuxSeccomp | undefined, pid: number, state: StateDocument): ContainerProcessState {
+  const out: ContainerProcessState = { ociVersion: OCI_VERSION, fds: ['seccompFd'], pid, state };
+  if (seccomp?.listenerMetadata !== undefined) out.metadata = seccomp.listenerMetadata;
+  return out;
+}
+
+/**
+ * An init failure to reach the listener or to hand it the fd, restated with the container id
+ * and the listener's path (the init knows neither the id nor what the socket is for); any
+ * other error is returned as it is.
+ */
+export function listenerError(id: string, seccomp: LinuxSeccomp | undefined, e: unknown): unknown {
+  if (!(e instanceof TrunError) || e.code !== 'EINIT') return e;
+  const m = /^(seccomp_listener|seccomp_load_notify): ((connect|sendmsg|shutdown)\b[\s\S]*)$/.exec(e.message)
+    ?? /^(seccomp_listener): ((open|socket)\b[\s\S]*)$/.exec(e.message);
+  if (!m) return e;
+  const listener = seccomp?.listenerPath ?? '';
+  const inner = m[2]!;
+  const what = inner.includes(`"${listener}"`) ? 'seccomp listener' : `seccomp listener "${listener}"`;
+  return new TrunError('EINIT', `container "${id}": ${what}: ${inner}`, { id, path: listener, syscall: m[3]!, cause: e });
 }
