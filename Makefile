@@ -110,3 +110,11 @@ dist/trun-server.js: $(TS_SRC) node_modules/.package-lock.json
 dist/trun-peercred.node: runtime/server/peercred.c
 	@mkdir -p dist
 	$(CC) $(CFLAGS) -shared -fPIC -I$(NODE_INCLUDE) -o $@ $<
+
+# Test helper: a seccomp agent (linux.seccomp.listenerPath) that receives the notify fd and the
+# container process state, and answers mkdir notifications.
+build: build/seccomp-listener
+
+build/seccomp-listener: test/helpers/seccomp-listener.c
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $< -lseccomp
