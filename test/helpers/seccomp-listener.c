@@ -2,14 +2,14 @@
  * notify fd with the container process state (config-linux.md, listenerPath), then answers
  * the notifications on every fd it holds.
  *
- *   seccomp-listener <socket-path> <log-file> [drop]
+ *   seccomp-listener <socket-path> <log-file> [drop|hangup]
  *
  * It prints "ready" on stdout once connections are accepted. Each connection is read to its
  * end; then one JSON line is appended to the log:
  *   {"fds":<fds received>,"fdType":"<readlink of the first>","state":<what was received>}
  * (state is the raw bytes, so a runtime that sent bad JSON makes the line unparseable).
  * With "drop", the notify fd is closed at once, so the container's notified calls fail with
- * ENOSYS. Otherwise each notification is answered and logged as
+ * ENOSYS; with "hangup", every connection is closed as soon as it is accepted. Otherwise each notification is answered and logged as
  *   {"syscall":"<name>","pid":<pid>,"path":"<for mkdir/mkdirat>","answer":"<what>"}
  * mkdir/mkdirat of a path ending in "/denied" fails with ENOMEDIUM, of one ending in "/faked"
  * returns 0 without creating anything; any other call continues as if unfiltered. */
@@ -163,13 +163,13 @@ int main(int argc, char **argv)
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct conn conns[MAX_FDS];
 	int notify[MAX_FDS];
-	int nconns = 0, nnotify = 0, lsock, drop;
+	const char *mode = argc == 4 ? argv[3] : "";
+	int nconns = 0, nnotify = 0, lsock, drop = strcmp(mode, "drop") == 0, hangup = strcmp(mode, "hangup") == 0;
 
-	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "drop") != 0)) {
-		fprintf(stderr, "usage: seccomp-listener <socket-path> <log-file> [drop]\n");
+	if (argc < 3 || argc > 4 || (argc == 4 && !drop && !hangup)) {
+		fprintf(stderr, "usage: seccomp-listener <socket-path> <log-file> [drop|hangup]\n");
 		return 2;
 	}
-	drop = argc == 4;
 	logfd = open(argv[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (logfd < 0)
 		die("open log");
@@ -240,7 +240,9 @@ int main(int argc, char **argv)
 
 		if (p[0].revents & POLLIN && nconns < MAX_FDS) {
 			int s = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
-			if (s >= 0)
+			if (s >= 0 && hangup)
+				close(s);
+			else if (s >= 0)
 				conns[nconns++] = (struct conn){ .sock = s };
 		}
 	}

@@ -30,7 +30,7 @@ class Agent {
     this.log = path.join(env.dir, `${name}.log`);
   }
 
-  async start(mode?: 'drop'): Promise<this> {
+  async start(mode?: 'drop' | 'hangup'): Promise<this> {
     const child = spawn(AGENT, [this.socket, this.log, ...(mode ? [mode] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.child = child;
     await new Promise<void>((resolve, reject) => {
@@ -213,6 +213,22 @@ test('an unreachable listener: create and run fail naming the container and the 
       assert.match(r.stderr, new RegExp(`container "${id}": seccomp listener: (connect|open directory of) "${quoted}": ${reason.source}`));
       assertNothingLeft(env, before, id);
     }
+  }
+});
+
+test('an agent that hangs up before the state: create fails at the hand-over, naming the container, nothing left', async () => {
+  const agent = await new Agent('hangup').start('hangup');
+  try {
+    for (const nnp of [true, false]) {
+      const before = snapshot();
+      const id = env.id();
+      const r = env.trun(['create', '-b', bundleWith(notifyMkdir(agent), ['true'], nnp), id]);
+      assert.is(r.code, 1);
+      assert.match(r.stderr, new RegExp(`container "${id}": seccomp listener ".*hangup\\.sock": sendmsg the notify fd and the container process state: (broken pipe|connection reset by peer)`));
+      assertNothingLeft(env, before, id);
+    }
+  } finally {
+    await agent.stop();
   }
 });
 
