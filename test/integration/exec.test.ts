@@ -46,7 +46,9 @@ test('exec -d writes the pid file and the process is in the container\'s cgroup'
   env.ok(['exec', '-d', '--pid-file', pidFile, id, 'sleep', '500']);
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));
   assert.ok(pid > 0);
-  const cg = (p: number) => fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').split('\n').find((l) => l.includes(':memory:'));
+  // Every hierarchy's line (v1 controllers and the unified "0::"), which must all be the init's.
+  const cg = (p: number) => fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').trim();
+  assert.ok(cg(initPid).split('\n').every((l) => !l.endsWith(':/')), 'the container has cgroups of its own');
   assert.is(cg(pid), cg(initPid));
   assert.is(fs.readlinkSync(`/proc/${pid}/ns/pid`), fs.readlinkSync(`/proc/${initPid}/ns/pid`));
   process.kill(pid, 'SIGKILL');

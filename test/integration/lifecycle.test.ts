@@ -81,8 +81,12 @@ test('delete removes the cgroup of a container killed behind trun\'s back', asyn
   const id = env.id();
   env.ok(['run', '-d', '-b', env.bundle(() => {}, ['sh', '-c', 'sleep 1000 & sleep 1000']), id]);
   const pid = env.state(id).pid;
-  const cgroupLine = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.includes(':memory:'))!;
-  const dir = path.join('/sys/fs/cgroup/memory', cgroupLine.split(':')[2]!);
+  // The memory controller's directory on a v1 or hybrid host, the unified one on a pure v2 host.
+  const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+  const memory = lines.find((l) => l.includes(':memory:'));
+  const dir = memory
+    ? path.join('/sys/fs/cgroup/memory', memory.split(':')[2]!)
+    : path.join('/sys/fs/cgroup', lines.find((l) => l.startsWith('0::'))!.slice(3));
   assert.ok(fs.existsSync(dir));
   process.kill(pid, 'SIGKILL'); // not through trun
   await env.waitStatus(id, 'stopped');
