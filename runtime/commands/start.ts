@@ -15,10 +15,8 @@ import type { StoredState } from '../state';
  * writes. Should the init die first, our own blocked open is released by opening the write end.
  */
 async function releaseFifo(fifo: string, st: StoredState): Promise<void> {
-  let dead = false;
   const watch = setInterval(() => {
     if (isAlive(st.pid, st.pidStartTime)) return;
-    dead = true;
     try {
       fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
     } catch {
@@ -29,7 +27,8 @@ async function releaseFifo(fifo: string, st: StoredState): Promise<void> {
     const fd = await fs.promises.open(fifo, 'r');
     try {
       const { bytesRead } = await fd.read(Buffer.alloc(1), 0, 1, null);
-      if (bytesRead !== 1 || dead) throw new TrunError('EINIT', 'container init exited before it was started', { id: st.id });
+      // The byte is the proof: a user process that ran and exited meanwhile still started.
+      if (bytesRead !== 1) throw new TrunError('EINIT', 'container init exited before it was started', { id: st.id });
     } finally {
       await fd.close();
     }
