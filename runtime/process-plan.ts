@@ -13,6 +13,10 @@ import { DEFAULT_PATH } from './defaults';
 export interface HostSecurity {
   apparmor: boolean;
   selinux: boolean;
+  /** Whether AppArmor has this profile loaded; undefined when the host cannot tell (no securityfs). */
+  apparmorLoaded?: (profile: string) => boolean | undefined;
+  /** Where a process asks for its next exec's profile: /proc/self/attr/apparmor/exec since Linux 5.8. */
+  apparmorExecAttr?: string;
 }
 
 function fail(id: string, message: string): never {
@@ -61,7 +65,13 @@ export function processSteps(id: string, proc: Process, linux: Linux | undefined
   // Labels take effect at execve: written now, applied to the user's process only.
   if (proc.apparmorProfile) {
     if (!host.apparmor) fail(id, `process.apparmorProfile: apparmor is not enabled on this host (profile "${proc.apparmorProfile}")`);
-    prepare.push({ op: OpCode.WRITE_FILE, path: '/proc/self/attr/apparmor/exec', data: `exec ${proc.apparmorProfile}`, create: false });
+    // Checked here because the kernel's answer to an unknown profile, ENOENT from a write to
+    // /proc/self/attr, reads as if that file were missing.
+    if (proc.apparmorProfile !== 'unconfined' && host.apparmorLoaded?.(proc.apparmorProfile) === false) {
+      fail(id, `process.apparmorProfile: apparmor profile "${proc.apparmorProfile}" is not loaded`);
+    }
+    const attr = host.apparmorExecAttr ?? '/proc/self/attr/apparmor/exec';
+    prepare.push({ op: OpCode.WRITE_FILE, path: attr, data: `exec ${proc.apparmorProfile}`, create: false });
   }
   if (proc.selinuxLabel) {
     if (!host.selinux) fail(id, `process.selinuxLabel: selinux is not enabled on this host (label "${proc.selinuxLabel}")`);

@@ -40,8 +40,9 @@ export function features(): object {
       capabilities: Object.keys(CAPABILITIES),
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
       seccomp: SECCOMP_FEATURES,
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
+      // Whether trun supports them, not whether this host has them (features-linux.md).
+      apparmor: { enabled: true },
+      selinux: { enabled: false }, // process labels only: linux.mountLabel is not applied yet
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
     },

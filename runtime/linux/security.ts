@@ -2,6 +2,8 @@
 import * as fs from 'node:fs';
 import type { HostSecurity } from '../process-plan';
 
+const APPARMOR_PROFILES = '/sys/kernel/security/apparmor/profiles';
+
 export function probeHostSecurity(): HostSecurity {
   let apparmor = false;
   try {
@@ -9,5 +11,22 @@ export function probeHostSecurity(): HostSecurity {
   } catch {
     // module absent
   }
-  return { apparmor, selinux: fs.existsSync('/sys/fs/selinux/enforce') };
+  const host: HostSecurity = { apparmor, selinux: fs.existsSync('/sys/fs/selinux/enforce') };
+  if (apparmor) {
+    host.apparmorLoaded = apparmorLoaded;
+    host.apparmorExecAttr = fs.existsSync('/proc/self/attr/apparmor') ? '/proc/self/attr/apparmor/exec' : '/proc/self/attr/exec';
+  }
+  return host;
+}
+
+/** Looks `profile` up in securityfs's list ("name (mode)" lines); undefined when it cannot be read. */
+function apparmorLoaded(profile: string): boolean | undefined {
+  if (profile.startsWith(':')) return undefined; // another policy namespace's: not in our list
+  let list: string;
+  try {
+    list = fs.readFileSync(APPARMOR_PROFILES, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return list.split('\n').some((line) => line.slice(0, line.lastIndexOf(' (')) === profile);
 }

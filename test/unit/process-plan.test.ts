@@ -234,4 +234,24 @@ test('exec plan: scheduler, io priority and the container\'s personality apply t
   for (const c of [OpCode.SCHEDULER, OpCode.IOPRIO, OpCode.PERSONALITY]) assert.ok(order.indexOf(c) > order.indexOf(OpCode.CLONE), OpCode[c]);
 });
 
+// ---- AppArmor ------------------------------------------------------------------------------
+
+test('apparmor: the profile is written to the exec attribute the host has, before the exec', () => {
+  const s = spec((x) => { x.process!.apparmorProfile = 'trun-default'; });
+  const aa = { apparmor: true, selinux: false, apparmorLoaded: (p: string) => p === 'trun-default', apparmorExecAttr: '/proc/self/attr/exec' };
+  const writes = ofType(processSteps('c1', s.process!, s.linux, aa, 0).prepare, OpCode.WRITE_FILE);
+  assert.equal(writes.map((w) => [w.path, w.data]), [['/proc/self/attr/exec', 'exec trun-default']]);
+  // Without a probe of its own, the attribute of Linux 5.8 and later.
+  const bare = ofType(processSteps('c1', s.process!, s.linux, { apparmor: true, selinux: false }, 0).prepare, OpCode.WRITE_FILE);
+  assert.is(bare[0]!.path, '/proc/self/attr/apparmor/exec');
+});
+
+test('apparmor: a profile the host has not loaded is refused by name; "unconfined" and an unknown list are not', () => {
+  const aa = (loaded: boolean | undefined) => ({ apparmor: true, selinux: false, apparmorLoaded: () => loaded });
+  const proc = (p: string) => spec((x) => { x.process!.apparmorProfile = p; }).process!;
+  expectTrunError(() => processSteps('c7', proc('missing'), undefined, aa(false), 0), 'EINVAL', /apparmor profile "missing" is not loaded/);
+  assert.is(ofType(processSteps('c7', proc('unconfined'), undefined, aa(false), 0).prepare, OpCode.WRITE_FILE).length, 1);
+  assert.is(ofType(processSteps('c7', proc('missing'), undefined, aa(undefined), 0).prepare, OpCode.WRITE_FILE).length, 1);
+});
+
 test.run();
