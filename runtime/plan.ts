@@ -12,7 +12,7 @@ import {
 } from './linux/mount-options';
 import { CLONE_NEWTIME, CLONE_NEWUSER, JOIN_ORDER, NAMESPACES, isNamespaceType, type NamespaceType } from './linux/namespaces';
 import { seccompListenerOps } from './linux/seccomp';
-import { processSteps, type HostSecurity } from './process-plan';
+import { checkSelinuxContext, processSteps, type HostSecurity } from './process-plan';
 
 /**
  * Sync points the create plan stops at; the caller answers each with GO.
@@ -96,6 +96,17 @@ function namespacePlan(id: string, spec: Spec) {
   return { joins, creates, types: seen };
 }
 
+/**
+ * linux.mountLabel as a context= option, on the file systems runc labels: not proc and sysfs
+ * (labelled by the policy's genfscon), not binds (they keep the source's labels), not mqueue
+ * (where kernels before 4.x refuse it; runc retries without), and not cgroup mounts.
+ */
+export function withMountLabel(data: string, fstype: string, label: string | undefined): string {
+  if (!label || ['proc', 'sysfs', 'mqueue', 'cgroup', 'cgroup2'].includes(fstype)) return data;
+  const context = `context="${label}"`;
+  return data ? `${data},${context}` : context;
+}
+
 /** Options that make a mount a bind mount, whatever its type says. */
 function isBind(m: Mount): boolean {
   return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
@@ -130,7 +141,7 @@ function mountOps(m: Mount, input: CreatePlanInput, userns: boolean, hasCgroupNs
   const secure = fstype === 'proc' || fstype === 'sysfs' ? MountFlag.NO_SYMLINK : 0;
   ops.push({
     op: OpCode.MOUNT, source: m.source ?? fstype, target: dest, fstype, flags: opts.flags & ~MS_REMOUNT,
-    data: opts.data, mflags: MountFlag.IN_ROOT | MountFlag.MKDIR | secure,
+    data: withMountLabel(opts.data, fstype, input.spec.linux?.mountLabel), mflags: MountFlag.IN_ROOT | MountFlag.MKDIR | secure,
   });
   propagate(dest);
   return ops;
@@ -195,6 +206,7 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   if (!proc.args || proc.args.length === 0) fail(id, 'process.args: must not be empty');
   const rootfs = rootfsPath(spec, input.bundle);
   const ns = namespacePlan(id, spec);
+  if (spec.linux?.mountLabel) checkSelinuxContext(id, 'linux.mountLabel', spec.linux.mountLabel, input.host);
   const userns = ns.types.has('user');
   const newUserns = ns.creates.includes('user');
   if (!ns.types.has('mount')) fail(id, 'linux.namespaces: a mount namespace is required to set up the root filesystem');

@@ -17,6 +17,14 @@ export interface HostSecurity {
   apparmorLoaded?: (profile: string) => boolean | undefined;
   /** Where a process asks for its next exec's profile: /proc/self/attr/apparmor/exec since Linux 5.8. */
   apparmorExecAttr?: string;
+  /** Whether the loaded SELinux policy accepts this context; undefined when it cannot tell. */
+  selinuxValid?: (context: string) => boolean | undefined;
+}
+
+/** Refuses an SELinux context the host cannot apply: no SELinux, or not valid in its policy. */
+export function checkSelinuxContext(id: string, field: string, context: string, host: HostSecurity): void {
+  if (!host.selinux) fail(id, `${field}: selinux is not enabled on this host (label "${context}")`);
+  if (host.selinuxValid?.(context) === false) fail(id, `${field}: "${context}" is not a valid context in the loaded SELinux policy`);
 }
 
 function fail(id: string, message: string): never {
@@ -74,7 +82,7 @@ export function processSteps(id: string, proc: Process, linux: Linux | undefined
     prepare.push({ op: OpCode.WRITE_FILE, path: attr, data: `exec ${proc.apparmorProfile}`, create: false });
   }
   if (proc.selinuxLabel) {
-    if (!host.selinux) fail(id, `process.selinuxLabel: selinux is not enabled on this host (label "${proc.selinuxLabel}")`);
+    checkSelinuxContext(id, 'process.selinuxLabel', proc.selinuxLabel, host);
     prepare.push({ op: OpCode.WRITE_FILE, path: '/proc/self/attr/exec', data: proc.selinuxLabel, create: false });
   }
   const seccomp = seccompOps(id, linux?.seccomp);

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(gcc make libc6-dev pkg-config libseccomp-dev busybox-static util-linux iproute2 iptables containernetworking-plugins umoci skopeo zstd)
+PACKAGES=(gcc make libc6-dev pkg-config libseccomp-dev busybox-static util-linux iproute2 iptables containernetworking-plugins umoci skopeo zstd
+  qemu-system-x86 apparmor selinux-policy-default policycoreutils) # the last four: test/vm's guests
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,3 +19,4 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+bash scripts/vm-image.sh

@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 
 const which = process.argv[2] ?? 'all';
 const pattern = process.argv[3];
-const dirs = which === 'all' ? ['test/unit', 'test/integration'] : [`test/${which}`];
+// test/vm boots guests with qemu; test/guest runs only inside them (test/vm/debian-kernel.test.ts).
+const dirs = which === 'all' ? ['test/unit', 'test/integration', 'test/vm'] : [`test/${which}`];
 let passed = 0;
 let failed = 0;
 let skipped = 0;

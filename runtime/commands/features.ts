@@ -42,7 +42,7 @@ export function features(): object {
       seccomp: SECCOMP_FEATURES,
       // Whether trun supports them, not whether this host has them (features-linux.md).
       apparmor: { enabled: true },
-      selinux: { enabled: false }, // process labels only: linux.mountLabel is not applied yet
+      selinux: { enabled: true },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
     },

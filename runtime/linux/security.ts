@@ -11,7 +11,9 @@ export function probeHostSecurity(): HostSecurity {
   } catch {
     // module absent
   }
-  const host: HostSecurity = { apparmor, selinux: fs.existsSync('/sys/fs/selinux/enforce') };
+  const selinux = fs.existsSync('/sys/fs/selinux/enforce');
+  const host: HostSecurity = { apparmor, selinux };
+  if (selinux) host.selinuxValid = selinuxValid;
   if (apparmor) {
     host.apparmorLoaded = apparmorLoaded;
     host.apparmorExecAttr = fs.existsSync('/proc/self/attr/apparmor') ? '/proc/self/attr/apparmor/exec' : '/proc/self/attr/exec';
@@ -29,4 +31,26 @@ function apparmorLoaded(profile: string): boolean | undefined {
     return undefined;
   }
   return list.split('\n').some((line) => line.slice(0, line.lastIndexOf(' (')) === profile);
+}
+
+/**
+ * Asks the policy through selinuxfs's context file, as libselinux's security_check_context does:
+ * the kernel refuses an invalid context with EINVAL, which on /proc/self/attr/exec would come
+ * only from inside the init, with less to say.
+ */
+function selinuxValid(context: string): boolean | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync('/sys/fs/selinux/context', 'r+');
+  } catch {
+    return undefined;
+  }
+  try {
+    fs.writeSync(fd, context);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EINVAL' ? false : undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -144,6 +144,7 @@ test('bad configs are refused with the field named', () => {
     [(s) => { s.linux!.rootfsPropagation = 'sideways' as 'private'; }, /rootfsPropagation/],
     [(s) => { s.process!.apparmorProfile = 'docker-default'; }, /apparmor is not enabled on this host/],
     [(s) => { s.process!.selinuxLabel = 'system_u:system_r:container_t:s0'; }, /selinux is not enabled on this host/],
+    [(s) => { s.linux!.mountLabel = 'system_u:object_r:container_file_t:s0'; }, /linux.mountLabel: selinux is not enabled on this host/],
     [(s) => { s.process!.rlimits = [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }]; }, /unknown rlimit type/],
   ];
   for (const [mut, re] of cases) {
@@ -160,6 +161,35 @@ test('rlimits, identity and capabilities come before the exec', () => {
   assert.equal([...order].sort((a, b) => a - b), order);
   const capset = ofType(ops, OpCode.CAPSET)[0]!;
   assert.is(capset.effective, (1n << 29n) | (1n << 5n) | (1n << 10n)); // AUDIT_WRITE, KILL, NET_BIND_SERVICE
+});
+
+// ---- SELinux -------------------------------------------------------------------------------
+
+const selinuxHost = { apparmor: false, selinux: true, selinuxValid: (c: string) => !c.startsWith('bogus') };
+
+test('selinux: mountLabel becomes context= on tmpfs and devpts, not on proc, sysfs, mqueue, cgroup or binds', () => {
+  const s = spec((x) => {
+    x.linux!.mountLabel = 'system_u:object_r:container_file_t:s0:c1,c2';
+    x.mounts!.push({ destination: '/data', type: 'bind', source: '/srv', options: ['rbind'] });
+  });
+  const mounts = ofType(compileCreatePlan(input(s, { host: selinuxHost })).ops, OpCode.MOUNT).filter((m) => m.fstype !== '');
+  const data = Object.fromEntries(mounts.map((m) => [m.target, m.data]));
+  assert.is(data['/dev'], 'mode=755,size=65536k,context="system_u:object_r:container_file_t:s0:c1,c2"');
+  assert.match(data['/dev/pts']!, /^newinstance,.*,context="system_u:object_r:container_file_t:s0:c1,c2"$/);
+  assert.match(data['/dev/shm']!, /,context="/);
+  for (const t of ['/proc', '/sys', '/dev/mqueue']) assert.not.match(data[t] ?? '', /context=/, t);
+  const bind = ofType(compileCreatePlan(input(s, { host: selinuxHost })).ops, OpCode.MOUNT).find((m) => m.target === '/data')!;
+  assert.is(bind.data, '');
+});
+
+test('selinux: a context the loaded policy refuses is an error naming the field', () => {
+  assert.throws(() => compileCreatePlan(input(spec((x) => { x.linux!.mountLabel = 'bogus_u:object_r:x_t:s0'; }), { host: selinuxHost })),
+    /linux.mountLabel: "bogus_u:object_r:x_t:s0" is not a valid context in the loaded SELinux policy/);
+  assert.throws(() => compileCreatePlan(input(spec((x) => { x.process!.selinuxLabel = 'bogus_u:system_r:x_t:s0'; }), { host: selinuxHost })),
+    /process.selinuxLabel: "bogus_u:system_r:x_t:s0" is not a valid context/);
+  const ok = compileCreatePlan(input(spec((x) => { x.process!.selinuxLabel = 'system_u:system_r:container_t:s0'; }), { host: selinuxHost }));
+  const write = ofType(ok.ops, OpCode.WRITE_FILE).find((w) => w.path === '/proc/self/attr/exec')!;
+  assert.is(write.data, 'system_u:system_r:container_t:s0');
 });
 
 test.run();
