@@ -77,6 +77,11 @@ async function waitFor(file: string, timeoutMs = 15_000): Promise<string> {
   return fs.readFileSync(file, 'utf8');
 }
 
+/** Shell that writes CMD's output to FILE all at once (a rename), for a reader that waits for FILE. */
+function writeAtomically(file: string, cmd: string): string {
+  return `${cmd} > ${file}.tmp && mv ${file}.tmp ${file}`;
+}
+
 /** A shell loop inside the container: wait (bounded) until FILE exists. */
 function waitIn(file: string): string {
   return `i=0; while [ ! -e ${file} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; [ -e ${file} ]`;
@@ -147,12 +152,13 @@ test('a read-only bind fails writes inside with EROFS while the host can still w
   fs.writeFileSync(path.join(ro, 'before'), 'before\n');
   fs.mkdirSync(out);
   const b = bundle('plain:test', ['-v', `${ro}:/ro:ro`, '--mount', `type=bind,source=${hostDir('bind-ro-out')},target=/out`],
-    'if echo x 2>/out/err >/ro/inside; then echo wrote > /out/result; else echo refused > /out/result; fi; ' +
-    `${waitIn('/ro/from-host')} && cat /ro/before /ro/from-host > /out/seen`);
+    `if echo x 2>/out/err >/ro/inside; then r=wrote; else r=refused; fi; ${writeAtomically('/out/result', 'echo $r')}; ` +
+    `${waitIn('/ro/from-host')} && ${writeAtomically('/out/seen', 'cat /ro/before /ro/from-host')}`);
   const id = runDetached(b);
   assert.is(await waitFor(path.join(out, 'result')), 'refused\n');
   assert.match(fs.readFileSync(path.join(out, 'err'), 'utf8'), /Read-only file system/);
-  fs.writeFileSync(path.join(ro, 'from-host'), 'host wrote this while the container ran\n');
+  fs.writeFileSync(path.join(ro, 'from-host.tmp'), 'host wrote this while the container ran\n');
+  fs.renameSync(path.join(ro, 'from-host.tmp'), path.join(ro, 'from-host'));
   assert.is(await waitFor(path.join(out, 'seen')), 'before\nhost wrote this while the container ran\n');
   await env.waitStatus(id, 'stopped');
   env.ok(['delete', id]);
@@ -167,7 +173,7 @@ test('a named volume is shared by two running containers and keeps its data afte
   const a = bundle('plain:test', ['-v', 'shared:/shared', '-v', `${signals}:/signals`],
     `echo "message from a" > /shared/from-a; touch /signals/a-wrote; ${waitIn('/shared/from-b')} && cat /shared/from-b > /shared/a-read`);
   const b = bundle('plain:test', ['--mount', 'type=volume,source=shared,target=/mnt/vol'],
-    `${waitIn('/mnt/vol/from-a')} && cat /mnt/vol/from-a > /mnt/vol/b-read && echo "answer from b" > /mnt/vol/from-b`);
+    `${waitIn('/mnt/vol/from-a')} && cat /mnt/vol/from-a > /mnt/vol/b-read && ${writeAtomically('/mnt/vol/from-b', 'echo "answer from b"')}`);
   const vol = volumes().find((v) => v.Name === 'shared')!;
   assert.equal(vol.Bundles.sort(), [a, b].sort());
   const ida = runDetached(a);
