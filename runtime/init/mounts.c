@@ -27,6 +27,8 @@
 	(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | \
 	 MS_STRICTATIME)
 
+#define ATIME_FLAGS (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)
+
 /* statvfs f_flag bits -> MS_* flags that a remount must keep (the kernel locks them on mounts
  * inherited into a user namespace and refuses a remount that would clear them). */
 static const struct {
@@ -149,40 +151,25 @@ int op_mount(struct init_state *st, const struct plan_op *op, struct init_error 
 
 	if (mount(source, where, fstype, flags, data) < 0) {
 		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		if (e == ENOENT && (mflags & MOUNT_OPTIONAL))
-			return 0;
-		return init_error_set(err, e, "mount \"%s\" on \"%s\"", shown, target);
-	}
-
-	/* A bind mount takes its per-mount flags (ro, nosuid...) only from a remount. First as
-	 * asked; if the kernel refuses because the source's flags are locked (user namespace), again
-	 * with those flags kept. */
-	if ((flags & MS_BIND) && !(flags & MS_REMOUNT) && (flags & BIND_REMOUNT_FLAGS)) {
-		unsigned long rflags = MS_REMOUNT | MS_BIND | (flags & BIND_REMOUNT_FLAGS);
 		unsigned long locked;
-
-		/* Our fd still names the directory underneath the new mount (a magic link does not
-		 * cross mounts stacked on its target): resolve the target again to reach the top. */
-		if (fd >= 0) {
-			close(fd);
-			fd = in_root_open(st->rootfs_fd, target, 0,
-					  (mflags & MOUNT_NO_SYMLINK) ? RESOLVE_NO_SYMLINKS : 0);
-			if (fd < 0)
-				return init_error_set(err, errno, "open mount target \"%s\" in rootfs", target);
-			snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-		}
-		if (mount(NULL, where, NULL, rflags, NULL) < 0) {
-			int e = errno;
-			if (e == EPERM && mount_locked_flags(where, ~0UL, &locked) == 0 &&
-			    mount(NULL, where, NULL, rflags | locked, NULL) == 0)
-				e = 0;
-			if (e != 0) {
-				if (fd >= 0)
-					close(fd);
-				return init_error_set(err, e, "remount \"%s\" on \"%s\"", shown, target);
-			}
+		/* Remounting a bind must keep the flags the kernel locked on it (a mount inherited
+		 * into a user namespace): it refuses with EPERM a remount that would clear them, so
+		 * once more with the mount's current flags of that kind added. */
+		unsigned long keep = BIND_REMOUNT_FLAGS;
+		if (flags & ATIME_FLAGS) /* the op's atime choice, not the mount's, of these exclusive ones */
+			keep &= ~ATIME_FLAGS;
+		if (e == EPERM && (flags & (MS_REMOUNT | MS_BIND)) == (MS_REMOUNT | MS_BIND) &&
+		    mount_locked_flags(where, keep, &locked) == 0 &&
+		    mount(source, where, fstype, flags | locked, data) == 0)
+			e = 0;
+		if (e != 0) {
+			if (fd >= 0)
+				close(fd);
+			if (e == ENOENT && (mflags & MOUNT_OPTIONAL))
+				return 0;
+			if (flags & MS_REMOUNT)
+				return init_error_set(err, e, "remount \"%s\"", target);
+			return init_error_set(err, e, "mount \"%s\" on \"%s\"", shown, target);
 		}
 	}
 	if (fd >= 0)

@@ -26,6 +26,7 @@ const MS_NODEV = 0x4;
 const MS_NOEXEC = 0x8;
 const MS_RDONLY = 0x1;
 const MS_BIND = 0x1000;
+const MS_REMOUNT = 0x20;
 const MS_REC = 0x4000;
 const MS_SLAVE = 1 << 19;
 const SCMP_ACT_ALLOW = 0x7fff0000;
@@ -399,22 +400,27 @@ test('symlinks in the rootfs cannot redirect an IN_ROOT bind mount outside the r
     assert.equal(fs.readdirSync(outside), []);
   }));
 
-test('a read-only bind mount is remounted read-only', () =>
+test('a bind mount takes read-only and nosuid from the remount that follows it, not by itself', () =>
   withTemp(async (dir) => {
     const rootfs = makeBusyboxRootfs(path.join(dir, 'rootfs'));
     const src = path.join(dir, 'src');
     fs.mkdirSync(src);
     const r = await runInit([
       ...containerStart(rootfs, CLONE_NEWNS | CLONE_NEWPID),
+      // mount(2) ignores the per-mount flags given with MS_BIND: the init adds no remount itself.
       { op: OpCode.MOUNT, source: src, target: '/data', fstype: '', flags: MS_BIND | MS_RDONLY | MS_NOSUID, data: '', mflags: MountFlag.IN_ROOT | MountFlag.MKDIR },
+      { op: OpCode.MOUNT, source: src, target: '/bound', fstype: '', flags: MS_BIND, data: '', mflags: MountFlag.IN_ROOT | MountFlag.MKDIR },
+      { op: OpCode.MOUNT, source: '', target: '/bound', fstype: '', flags: MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, data: '', mflags: MountFlag.IN_ROOT },
       { op: OpCode.PIVOT_ROOT },
-      sh('touch /data/f 2>/tmp/err && echo writable || echo read-only; grep " /data " /proc/self/mounts | cut -d" " -f4'),
+      sh('touch /data/f && echo writable; touch /bound/g 2>/tmp/err && echo writable || echo read-only; grep " /bound " /proc/self/mounts | cut -d" " -f4'),
     ]);
     assert.is(r.code, 0, r.stderr);
-    const [verdict, opts] = r.stdout.trim().split('\n');
+    const [first, verdict, opts] = r.stdout.trim().split('\n');
+    assert.is(first, 'writable');
     assert.is(verdict, 'read-only');
     assert.ok(opts!.split(',').includes('ro') && opts!.split(',').includes('nosuid'), opts);
-    assert.not.ok(fs.existsSync(path.join(src, 'f')));
+    assert.ok(fs.existsSync(path.join(src, 'f')));
+    assert.not.ok(fs.existsSync(path.join(src, 'g')));
   }));
 
 test('MKNOD, SYMLINK, MKDIR, MASK_PATH and READONLY_PATH shape the container', () =>

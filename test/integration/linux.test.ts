@@ -1,4 +1,5 @@
 // Linux features of a container, each checked from inside a real one.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
@@ -130,6 +131,31 @@ test('a user-namespaced container sees its own mapping', () => {
   assert.is(r.stderr, '');
   const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
   assert.equal(lines, ['0 100000 65536', '0 100000 65536', '0', '65534']);
+});
+
+test('a read-only bind of a nosuid,nodev,noexec mount into a user namespace keeps the flags the kernel locked', () => {
+  // Flags of a mount inherited into a user namespace are locked: a remount that would clear them
+  // (ro alone) is refused with EPERM, so the init remounts with them kept, as runc does.
+  const src = path.join(env.dir, `locked-${process.pid}`);
+  fs.mkdirSync(src);
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=755', 'tmpfs', src]);
+  assert.is(m.status, 0);
+  try {
+    fs.writeFileSync(path.join(src, 'f'), 'from the host\n');
+    const r = run((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.mounts!.push({ destination: '/home', type: 'bind', source: src, options: ['rbind', 'ro'] });
+    }, 'cat /home/f; touch /home/g 2>/dev/null || echo read-only; grep " /home " /proc/self/mounts | cut -d" " -f4');
+    assert.is(r.stderr, '');
+    const [content, verdict, opts] = r.stdout.trim().split('\n');
+    assert.is(content, 'from the host');
+    assert.is(verdict, 'read-only');
+    for (const o of ['ro', 'nosuid', 'nodev', 'noexec']) assert.ok(opts!.split(',').includes(o), `${o} in ${opts}`);
+  } finally {
+    spawnSync('umount', [src]);
+  }
 });
 
 test('new namespaces differ from the host\'s', () => {
