@@ -15,6 +15,7 @@ import { cgroupManager, deviceFilterOps, cgroupMountSources, type CgroupManager 
 import { DEFAULT_DEVICE_RULES } from '../linux/devices';
 import { readProcStat, waitGone } from '../linux/proc';
 import { SECCOMP_NOTIFY_SYNC, containerProcessState, listenerError } from '../linux/seccomp';
+import { probeMemoryNodes } from '../linux/memory-policy';
 import { probeHostSecurity } from '../linux/security';
 import { compileCreatePlan } from '../plan';
 import type { StoredState } from '../state';
@@ -115,7 +116,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       foreground,
       noNewKeyring: opts.noNewKeyring ?? false,
       cgroupMounts: cgroupMountSources(cgroup),
-      host: probeHostSecurity(),
+      host: { ...probeHostSecurity(), memoryNodes: probeMemoryNodes() },
       isDirectory: (p) => {
         try { return fs.statSync(p).isDirectory(); } catch { return true; }
       },

@@ -1,6 +1,7 @@
 // `trun features`: what this build of trun implements (runtime-spec features.md). It describes
 // the code, not the host: it is the same on every machine.
 import { CAPABILITIES } from '../linux/capabilities';
+import { MEMORY_POLICY_FEATURES } from '../linux/memory-policy';
 import { NAMESPACES } from '../linux/namespaces';
 import { IOPRIO_CLASSES, PERSONALITY_DOMAINS, SCHED_FLAGS, SCHED_POLICIES } from '../linux/process-attrs';
 import { NOTIFY_REFUSED_SYSCALLS, SECCOMP_FEATURES } from '../linux/seccomp';
@@ -43,6 +44,7 @@ export function features(): object {
       // Whether trun supports them, not whether this host has them (features-linux.md).
       apparmor: { enabled: true },
       selinux: { enabled: false }, // process labels only: linux.mountLabel is not applied yet
+      memoryPolicy: { modes: [...MEMORY_POLICY_FEATURES.modes], flags: [...MEMORY_POLICY_FEATURES.flags] },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
     },

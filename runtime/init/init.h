@@ -8,7 +8,7 @@
  *   seccomp.c  libseccomp filter
  *   console.c  console socket and pty
  *   relay.c    console relay: the waiting parent copies between its stdio and the pty master
- *   procattr.c scheduler, io priority, personality, cpu affinity
+ *   procattr.c scheduler, io priority, personality, cpu affinity, memory policy
  *   keyring.c  session keyring
  *   bpf.c      cgroup v2 device filter (eBPF), attached host-side before anything else
  */
@@ -105,6 +105,7 @@ int op_scheduler(struct init_state *, const struct plan_op *, struct init_error 
 int op_ioprio(struct init_state *, const struct plan_op *, struct init_error *);
 int op_personality(struct init_state *, const struct plan_op *, struct init_error *);
 int op_cpu_affinity(struct init_state *, const struct plan_op *, struct init_error *);
+int op_set_mempolicy(struct init_state *, const struct plan_op *, struct init_error *);
 
 /* keyring.c */
 int op_join_session_keyring(struct init_state *, const struct plan_op *, struct init_error *);

@@ -66,6 +66,7 @@ static const struct op_info op_table[OP_MAX + 1] = {
 	[OP_BPF_DEVICE_FILTER] = { "bpf_device_filter", "svb" },
 	[OP_SECCOMP_LISTENER] = { "seccomp_listener", "s" },
 	[OP_SECCOMP_LOAD_NOTIFY] = { "seccomp_load_notify", "s" },
+	[OP_SET_MEMPOLICY] = { "mempolicy", "wwv" },
 };
 
 const char *op_name(uint16_t code)

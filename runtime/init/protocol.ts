@@ -78,6 +78,7 @@ export enum OpCode {
   BPF_DEVICE_FILTER = 41,
   SECCOMP_LISTENER = 42,
   SECCOMP_LOAD_NOTIFY = 43,
+  SET_MEMPOLICY = 44,
 }
 
 /** Flags of the MOUNT op that are trun's own (not MS_*). */
@@ -225,7 +226,12 @@ export type Op =
    * the state with the notify fd (SCM_RIGHTS) over SECCOMP_LISTENER's socket using sendmsg only,
    * shutdown(SHUT_WR) so the listener sees the end, and close the socket and our copy of the fd.
    */
-  | { op: OpCode.SECCOMP_LOAD_NOTIFY; sync: string };
+  | { op: OpCode.SECCOMP_LOAD_NOTIFY; sync: string }
+  /**
+   * set_mempolicy(mode | flags, nodes, maxnode): mode is an MPOL_* number, flags MPOL_F_* bits,
+   * nodes a node mask laid out like CPU_AFFINITY's (empty: no mask, NULL and maxnode 0).
+   */
+  | { op: OpCode.SET_MEMPOLICY; mode: number; flags: number; nodes: bigint[] };
 
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
@@ -294,6 +300,7 @@ export function opArgs(o: Op): Arg[] {
     case OpCode.BPF_DEVICE_FILTER: return [str(o.cgroupPath), vec(o.insns), num(o.optional)];
     case OpCode.SECCOMP_LISTENER: return [str(o.path)];
     case OpCode.SECCOMP_LOAD_NOTIFY: return [str(o.sync)];
+    case OpCode.SET_MEMPOLICY: return [num(o.mode), num(o.flags), vec(o.nodes)];
   }
 }
 

@@ -108,6 +108,8 @@ const everyOp: Op[] = [
   { op: OpCode.BPF_DEVICE_FILTER, cgroupPath: weird, insns: [], optional: true },
   { op: OpCode.SECCOMP_LISTENER, path: '/run/' + 'y'.repeat(200) + '/agent.sock' },
   { op: OpCode.SECCOMP_LOAD_NOTIFY, sync: 'seccomp' },
+  { op: OpCode.SET_MEMPOLICY, mode: 2, flags: 0x8000 | 0x2000, nodes: [0xfn, 1n << 63n] },
+  { op: OpCode.SET_MEMPOLICY, mode: 0, flags: 0, nodes: [] },
 ];
 
 test('every opcode is covered by the round-trip plan', () => {
