@@ -11,6 +11,7 @@ import {
   parseMountOptions, propagationFlag,
 } from './linux/mount-options';
 import { CLONE_NEWTIME, CLONE_NEWUSER, JOIN_ORDER, NAMESPACES, isNamespaceType, type NamespaceType } from './linux/namespaces';
+import { planNetDevices, type NetDeviceMove, type NetnsTarget } from './linux/net-devices';
 import { seccompListenerOps } from './linux/seccomp';
 import { processSteps, type HostSecurity } from './process-plan';
 
@@ -64,6 +65,10 @@ export interface CreatePlan {
   newNamespaces: NamespaceType[];
   userns: boolean;
   syncPoints: SyncPoint[];
+  /** linux.netDevices, checked: moved by the caller at the "setup" sync point. */
+  netDevices: NetDeviceMove[];
+  /** Where those devices go: the container's network namespace (undefined when it has none). */
+  netns?: NetnsTarget;
 }
 
 function fail(id: string, message: string): never {
@@ -211,6 +216,10 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
     fail(id, 'cannot use console socket if trun will not detach or allocate tty');
   }
 
+  const netJoin = ns.joins.find((j) => j.type === 'network');
+  const netns = ns.creates.includes('network') ? {} : netJoin ? { path: netJoin.path } : undefined;
+  const netDevices = planNetDevices(id, spec.linux, netns);
+
   const ops: Op[] = [];
   const syncPoints: SyncPoint[] = [];
   const sync = (name: SyncPoint) => { ops.push({ op: OpCode.SYNC, name }); syncPoints.push(name); };
@@ -296,5 +305,5 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   ops.push({ op: OpCode.WAIT_FIFO });
   ops.push(...steps.finish);
 
-  return { ops, rootfs, newNamespaces: ns.creates, userns, syncPoints };
+  return { ops, rootfs, newNamespaces: ns.creates, userns, syncPoints, netDevices, ...(netns ? { netns } : {}) };
 }

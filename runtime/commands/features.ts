@@ -47,6 +47,7 @@ export function features(): object {
       memoryPolicy: { modes: [...MEMORY_POLICY_FEATURES.modes], flags: [...MEMORY_POLICY_FEATURES.flags] },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
+      netDevices: { enabled: true },
     },
   };
 }
