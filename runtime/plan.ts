@@ -215,6 +215,9 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   if (!proc.terminal && input.consoleSocket) {
     fail(id, 'cannot use console socket if trun will not detach or allocate tty');
   }
+  // trun does not manage resctrl, and the spec wants an error when intelRdt cannot be honoured.
+  // Even an empty object asks for something: a CLOS group of the container's own.
+  if (spec.linux?.intelRdt) fail(id, 'linux.intelRdt: Intel RDT (resctrl) is not supported by trun');
 
   const netJoin = ns.joins.find((j) => j.type === 'network');
   const netns = ns.creates.includes('network') ? {} : netJoin ? { path: netJoin.path } : undefined;
