@@ -8,9 +8,9 @@ import { NOTIFY_REFUSED_SYSCALLS, SECCOMP_FEATURES } from '../linux/seccomp';
 import { OCI_VERSION } from '../defaults';
 
 const MOUNT_OPTIONS = [
-  'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'loud', 'mand',
+  'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'idmap', 'lazytime', 'loud', 'mand',
   'noatime', 'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime',
-  'nosuid', 'nosymfollow', 'private', 'rbind', 'relatime', 'remount', 'ro', 'rprivate', 'rshared',
+  'nosuid', 'nosymfollow', 'private', 'rbind', 'relatime', 'remount', 'ridmap', 'ro', 'rprivate', 'rshared',
   'rslave', 'runbindable', 'rw', 'shared', 'silent', 'slave', 'strictatime', 'suid', 'sync', 'unbindable',
 ];
 
@@ -46,7 +46,8 @@ export function features(): object {
       selinux: { enabled: false }, // process labels only: linux.mountLabel is not applied yet
       memoryPolicy: { modes: [...MEMORY_POLICY_FEATURES.modes], flags: [...MEMORY_POLICY_FEATURES.flags] },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      // Bind mounts only (features-linux.md allows a partial implementation to say true).
+      mountExtensions: { idmap: { enabled: true } },
       netDevices: { enabled: true },
     },
   };
