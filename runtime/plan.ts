@@ -6,11 +6,13 @@ import type { LinuxDevice, Mount, Spec } from '../spec/types/runtime';
 import { TrunError } from './errors';
 import { CloneMode, MountFlag, OpCode, RelayFlag, type Op } from './init/protocol';
 import { DEFAULT_DEVICES, DEV_SYMLINKS, deviceMode } from './linux/devices';
+import { idmapTreeOp, isIdmapped, type ContainerMappings } from './linux/idmap-mounts';
 import {
   BIND_REMOUNT_FLAGS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE,
   parseMountOptions, propagationFlag,
 } from './linux/mount-options';
 import { CLONE_NEWTIME, CLONE_NEWUSER, JOIN_ORDER, NAMESPACES, isNamespaceType, type NamespaceType } from './linux/namespaces';
+import { planNetDevices, type NetDeviceMove, type NetnsTarget } from './linux/net-devices';
 import { seccompListenerOps } from './linux/seccomp';
 import { checkSelinuxContext, processSteps, type HostSecurity } from './process-plan';
 
@@ -64,6 +66,10 @@ export interface CreatePlan {
   newNamespaces: NamespaceType[];
   userns: boolean;
   syncPoints: SyncPoint[];
+  /** linux.netDevices, checked: moved by the caller at the "setup" sync point. */
+  netDevices: NetDeviceMove[];
+  /** Where those devices go: the container's network namespace (undefined when it has none). */
+  netns?: NetnsTarget;
 }
 
 function fail(id: string, message: string): never {
@@ -112,7 +118,30 @@ function isBind(m: Mount): boolean {
   return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
 }
 
-function mountOps(m: Mount, input: CreatePlanInput, userns: boolean, hasCgroupNs: boolean): Op[] {
+/** A bind mount's source on the host: relative to the bundle unless absolute. */
+function bindSource(m: Mount, input: CreatePlanInput): string {
+  if (!m.source) fail(input.id, `mounts: bind mount on "${m.destination}" needs a source`);
+  return path.resolve(input.bundle, m.source);
+}
+
+/**
+ * The id-mapped mounts' IDMAP_TREE ops (for stage 1, on the host), and for each such mount the
+ * number of its tree.
+ */
+function idmapTrees(input: CreatePlanInput, container: ContainerMappings | undefined): { ops: Op[]; trees: Map<Mount, number> } {
+  const ops: Op[] = [];
+  const trees = new Map<Mount, number>();
+  (input.spec.mounts ?? []).forEach((m, i) => {
+    const opts = parseMountOptions(m.options);
+    if (!isIdmapped(m, opts)) return;
+    const bind = isBind(m);
+    ops.push(idmapTreeOp(input.id, `mounts[${i}]`, m, opts, bind ? bindSource(m, input) : '', bind, container));
+    trees.set(m, ops.length - 1);
+  });
+  return { ops, trees };
+}
+
+function mountOps(m: Mount, input: CreatePlanInput, userns: boolean, hasCgroupNs: boolean, tree: number | undefined): Op[] {
   const dest = m.destination;
   if (!path.isAbsolute(dest)) fail(input.id, `mounts: destination must be absolute: "${dest}"`);
   const opts = parseMountOptions(m.options);
@@ -121,9 +150,16 @@ function mountOps(m: Mount, input: CreatePlanInput, userns: boolean, hasCgroupNs
     for (const p of opts.propagation) ops.push({ op: OpCode.MOUNT, source: '', target, fstype: '', flags: p, data: '', mflags: MountFlag.IN_ROOT });
   };
 
+  if (tree !== undefined) {
+    // Id-mapped on the host already, ro and the like included: only the move is left.
+    const create = input.isDirectory(bindSource(m, input)) ? MountFlag.MKDIR : MountFlag.MKFILE;
+    ops.push({ op: OpCode.MOUNT_TREE, index: tree, target: dest, mflags: MountFlag.IN_ROOT | create });
+    propagate(dest);
+    return ops;
+  }
+
   if (isBind(m)) {
-    if (!m.source) fail(input.id, `mounts: bind mount on "${dest}" needs a source`);
-    const source = path.resolve(input.bundle, m.source);
+    const source = bindSource(m, input);
     const create = input.isDirectory(source) ? MountFlag.MKDIR : MountFlag.MKFILE;
     ops.push({ op: OpCode.MOUNT, source, target: dest, fstype: '', flags: MS_BIND | (opts.flags & MS_REC), data: '', mflags: MountFlag.IN_ROOT | create });
     // A bind ignores every other flag: read-only, nosuid... take a second, remounting call.
@@ -222,6 +258,13 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   if (!proc.terminal && input.consoleSocket) {
     fail(id, 'cannot use console socket if trun will not detach or allocate tty');
   }
+  // trun does not manage resctrl, and the spec wants an error when intelRdt cannot be honoured.
+  // Even an empty object asks for something: a CLOS group of the container's own.
+  if (spec.linux?.intelRdt) fail(id, 'linux.intelRdt: Intel RDT (resctrl) is not supported by trun');
+
+  const netJoin = ns.joins.find((j) => j.type === 'network');
+  const netns = ns.creates.includes('network') ? {} : netJoin ? { path: netJoin.path } : undefined;
+  const netDevices = planNetDevices(id, spec.linux, netns);
 
   const ops: Op[] = [];
   const syncPoints: SyncPoint[] = [];
@@ -229,6 +272,10 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
 
   // ---- stage 1: in the runtime's namespaces, open what lives there, join, then clone.
   ops.push({ op: OpCode.OPEN_FIFO, path: input.fifoPath });
+  const container = userns && spec.linux?.uidMappings?.length && spec.linux?.gidMappings?.length
+    ? { uid: spec.linux.uidMappings, gid: spec.linux.gidMappings } : undefined;
+  const idmap = idmapTrees(input, container);
+  ops.push(...idmap.ops);
   if (proc.terminal && input.consoleSocket) ops.push({ op: OpCode.OPEN_CONSOLE_SOCKET, path: input.consoleSocket });
   if (proc.terminal && !input.consoleSocket) ops.push({ op: OpCode.CONSOLE_RELAY, flags: RelayFlag.RAW });
   ops.push(...seccompListenerOps(id, spec.linux?.seccomp));
@@ -265,7 +312,7 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
 
   const hasCgroupNs = ns.types.has('cgroup');
   const mounts = spec.mounts ?? [];
-  for (const m of mounts) ops.push(...mountOps(m, input, userns, hasCgroupNs));
+  for (const m of mounts) ops.push(...mountOps(m, input, userns, hasCgroupNs, idmap.trees.get(m)));
 
   const bindsDev = mounts.some((m) => m.destination === '/dev' && isBind(m));
   if (!bindsDev) {
@@ -308,5 +355,5 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   ops.push({ op: OpCode.WAIT_FIFO });
   ops.push(...steps.finish);
 
-  return { ops, rootfs, newNamespaces: ns.creates, userns, syncPoints };
+  return { ops, rootfs, newNamespaces: ns.creates, userns, syncPoints, netDevices, ...(netns ? { netns } : {}) };
 }

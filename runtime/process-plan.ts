@@ -4,6 +4,7 @@ import type { Linux, Process } from '../spec/types/runtime';
 import { TrunError } from './errors';
 import { ExecFlag, OpCode, RLIM_INFINITY, type Op } from './init/protocol';
 import { capabilityMask } from './linux/capabilities';
+import { memoryPolicyOp } from './linux/memory-policy';
 import { ioPriorityOp, personalityOp, schedulerOp } from './linux/process-attrs';
 import { RLIMITS } from './linux/rlimits';
 import { seccompOps } from './linux/seccomp';
@@ -19,6 +20,8 @@ export interface HostSecurity {
   apparmorExecAttr?: string;
   /** Whether the loaded SELinux policy accepts this context; undefined when it cannot tell. */
   selinuxValid?: (context: string) => boolean | undefined;
+  /** The NUMA memory nodes the host can have, for linux.memoryPolicy; undefined when it cannot tell. */
+  memoryNodes?: readonly number[];
 }
 
 /** Refuses an SELinux context the host cannot apply: no SELinux, or not valid in its policy. */
@@ -42,15 +45,17 @@ export function envPath(env: readonly string[]): string {
 }
 
 /**
- * Scheduler, I/O priority and personality. They go first: a real-time policy or class needs
- * CAP_SYS_NICE/CAP_SYS_ADMIN, which the process may lose later, and a seccomp profile loaded
- * later may forbid the calls themselves. All three are inherited by the user's process.
+ * Scheduler, I/O priority, personality and memory policy. They go first: a real-time policy or
+ * class needs CAP_SYS_NICE/CAP_SYS_ADMIN, which the process may lose later, and a seccomp profile
+ * loaded later may forbid the calls themselves. All are inherited by the user's process; the
+ * container's personality and memory policy apply to its exec'd processes too, as in runc.
  */
-export function processAttributeOps(id: string, proc: Process, linux: Linux | undefined): Op[] {
+export function processAttributeOps(id: string, proc: Process, linux: Linux | undefined, host: HostSecurity): Op[] {
   const ops: Op[] = [];
   if (proc.scheduler) ops.push(schedulerOp(id, proc.scheduler));
   if (proc.ioPriority) ops.push(ioPriorityOp(id, proc.ioPriority));
   if (linux?.personality) ops.push(personalityOp(id, linux.personality));
+  if (linux?.memoryPolicy) ops.push(memoryPolicyOp(id, linux.memoryPolicy, host.memoryNodes));
   return ops;
 }
 
@@ -69,7 +74,7 @@ export function processSteps(id: string, proc: Process, linux: Linux | undefined
     if (resource === undefined) fail(id, `process.rlimits: unknown rlimit type "${r.type}"`);
     prepare.push({ op: OpCode.RLIMIT, resource, soft: rlimitValue(r.soft), hard: rlimitValue(r.hard) });
   }
-  prepare.push(...processAttributeOps(id, proc, linux));
+  prepare.push(...processAttributeOps(id, proc, linux, host));
   // Labels take effect at execve: written now, applied to the user's process only.
   if (proc.apparmorProfile) {
     if (!host.apparmor) fail(id, `process.apparmorProfile: apparmor is not enabled on this host (profile "${proc.apparmorProfile}")`);

@@ -15,6 +15,8 @@ import { cgroupManager, deviceFilterOps, cgroupMountSources, type CgroupManager 
 import { DEFAULT_DEVICE_RULES } from '../linux/devices';
 import { readProcStat, waitGone } from '../linux/proc';
 import { SECCOMP_NOTIFY_SYNC, containerProcessState, listenerError } from '../linux/seccomp';
+import { probeMemoryNodes } from '../linux/memory-policy';
+import { checkNetDevicesOnHost, moveNetDevices, type MovedNetDevices } from '../linux/net-devices';
 import { probeHostSecurity } from '../linux/security';
 import { compileCreatePlan } from '../plan';
 import type { StoredState } from '../state';
@@ -97,6 +99,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
   let cgroup: CgroupManager | undefined;
   let pid = 0;
   let saved: StoredState | undefined;
+  let netDevices: MovedNetDevices | undefined;
   try {
     cgroup = cgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.global.systemdCgroup });
     cgroup.create();
@@ -115,11 +118,12 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       foreground,
       noNewKeyring: opts.noNewKeyring ?? false,
       cgroupMounts: cgroupMountSources(cgroup),
-      host: probeHostSecurity(),
+      host: { ...probeHostSecurity(), memoryNodes: probeMemoryNodes() },
       isDirectory: (p) => {
         try { return fs.statSync(p).isDirectory(); } catch { return true; }
       },
     });
+    checkNetDevicesOnHost(id, plan.netDevices, plan.netns);
 
     const state: StoredState = {
       ociVersion: spec.ociVersion,
@@ -165,6 +169,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
             // hooks included.
             store.save(state);
             saved = state;
+            // The namespace exists and no hook has run yet: hooks see the devices in place.
+            if (plan.netDevices.length) netDevices = moveNetDevices(id, pid, plan.netDevices);
             return;
           case 'hooks': {
             const hooks = spec.hooks ?? {};
@@ -188,12 +194,14 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
     });
     return { ...result, state };
   } catch (e) {
+    netDevices?.rollback(ctx.warn);
     await cleanupFailedCreate(pid, cgroup);
     // The spec: a failed create continues with delete, whose poststop hooks undo what hooks did.
     if (saved) await runHooksLogged('poststop', saved.config.hooks?.poststop, ociState(saved, 'stopped'), id, ctx.warn);
     store.remove(id);
     throw listenerError(id, spec.linux?.seccomp, e);
   } finally {
+    netDevices?.close();
     release();
   }
 }

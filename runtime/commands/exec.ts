@@ -10,6 +10,7 @@ import { TrunError } from '../errors';
 import { EXEC_CGROUP_SYNC, compileExecPlan, execNeedsCgroupSync, execRelaysTerminal } from '../exec-plan';
 import { childExitCode, launchInit } from '../init/launch';
 import { CAPABILITIES } from '../linux/capabilities';
+import { probeMemoryNodes } from '../linux/memory-policy';
 import { SECCOMP_NOTIFY_SYNC, containerProcessState, listenerError } from '../linux/seccomp';
 import { probeHostSecurity } from '../linux/security';
 import { writePidFile } from './create';
@@ -119,7 +120,7 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
     ...(consoleSocket ? { consoleSocket } : {}),
     detach: opts.detach,
     preserveFds: opts.preserveFds,
-    host: probeHostSecurity(),
+    host: { ...probeHostSecurity(), memoryNodes: probeMemoryNodes() },
     noNewKeyring: st.noNewKeyring ?? false,
     userns: (st.config.linux?.namespaces ?? []).some((n) => n.type === 'user'),
   });

@@ -1,15 +1,16 @@
 // `trun features`: what this build of trun implements (runtime-spec features.md). It describes
 // the code, not the host: it is the same on every machine.
 import { CAPABILITIES } from '../linux/capabilities';
+import { MEMORY_POLICY_FEATURES } from '../linux/memory-policy';
 import { NAMESPACES } from '../linux/namespaces';
 import { IOPRIO_CLASSES, PERSONALITY_DOMAINS, SCHED_FLAGS, SCHED_POLICIES } from '../linux/process-attrs';
 import { NOTIFY_REFUSED_SYSCALLS, SECCOMP_FEATURES } from '../linux/seccomp';
 import { OCI_VERSION } from '../defaults';
 
 const MOUNT_OPTIONS = [
-  'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'loud', 'mand',
+  'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'idmap', 'lazytime', 'loud', 'mand',
   'noatime', 'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime',
-  'nosuid', 'nosymfollow', 'private', 'rbind', 'relatime', 'remount', 'ro', 'rprivate', 'rshared',
+  'nosuid', 'nosymfollow', 'private', 'rbind', 'relatime', 'remount', 'ridmap', 'ro', 'rprivate', 'rshared',
   'rslave', 'runbindable', 'rw', 'shared', 'silent', 'slave', 'strictatime', 'suid', 'sync', 'unbindable',
 ];
 
@@ -43,8 +44,11 @@ export function features(): object {
       // Whether trun supports them, not whether this host has them (features-linux.md).
       apparmor: { enabled: true },
       selinux: { enabled: true },
+      memoryPolicy: { modes: [...MEMORY_POLICY_FEATURES.modes], flags: [...MEMORY_POLICY_FEATURES.flags] },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      // Bind mounts only (features-linux.md allows a partial implementation to say true).
+      mountExtensions: { idmap: { enabled: true } },
+      netDevices: { enabled: true },
     },
   };
 }

@@ -3,12 +3,14 @@
  * files that own the handlers:
  *   ops.c      namespaces, files, ids, hostname, rlimits, umask, cwd, setsid (the small ones)
  *   process.c  clone, sync, exec fifo, executable lookup, exec
- *   mounts.c   rootfs, mounts, device nodes, symlinks, directories, pivot, masked/ro paths
+ *   mounts.c   rootfs, mounts, device nodes, symlinks, directories, pivot, masked/ro paths,
+ *              id-mapped trees moved into place
+ *   idmap.c    id-mapped trees: cloned and id-mapped on the host, before the clone
  *   caps.c     user, bounding set, capabilities, no_new_privs
  *   seccomp.c  libseccomp filter
  *   console.c  console socket and pty
  *   relay.c    console relay: the waiting parent copies between its stdio and the pty master
- *   procattr.c scheduler, io priority, personality, cpu affinity
+ *   procattr.c scheduler, io priority, personality, cpu affinity, memory policy
  *   keyring.c  session keyring
  *   bpf.c      cgroup v2 device filter (eBPF), attached host-side before anything else
  */
@@ -30,6 +32,8 @@ struct init_state {
 	int relay_fd;     /* CONSOLE_RELAY: our end of the socketpair the pty master arrives on, or -1 */
 	unsigned relay_flags; /* CONSOLE_RELAY: enum relay_flag bits */
 	int listener_fd;  /* SECCOMP_LISTENER: connected seccomp listener socket, or -1 */
+	int *trees;       /* IDMAP_TREE: detached mount trees in op order (-1 once MOUNT_TREE used one) */
+	unsigned ntrees;
 };
 
 typedef int (*op_handler)(struct init_state *st, const struct plan_op *op, struct init_error *err);
@@ -68,6 +72,12 @@ int op_pivot_root(struct init_state *, const struct plan_op *, struct init_error
 int op_move_root(struct init_state *, const struct plan_op *, struct init_error *);
 int op_mask_path(struct init_state *, const struct plan_op *, struct init_error *);
 int op_readonly_path(struct init_state *, const struct plan_op *, struct init_error *);
+int op_mount_tree(struct init_state *, const struct plan_op *, struct init_error *);
+
+/* idmap.c */
+int op_idmap_tree(struct init_state *, const struct plan_op *, struct init_error *);
+/* Closes the trees not moved yet (a waiting parent must not pin them). */
+void close_trees(struct init_state *st);
 
 /* caps.c */
 int op_user(struct init_state *, const struct plan_op *, struct init_error *);
@@ -105,6 +115,7 @@ int op_scheduler(struct init_state *, const struct plan_op *, struct init_error 
 int op_ioprio(struct init_state *, const struct plan_op *, struct init_error *);
 int op_personality(struct init_state *, const struct plan_op *, struct init_error *);
 int op_cpu_affinity(struct init_state *, const struct plan_op *, struct init_error *);
+int op_set_mempolicy(struct init_state *, const struct plan_op *, struct init_error *);
 
 /* keyring.c */
 int op_join_session_keyring(struct init_state *, const struct plan_op *, struct init_error *);

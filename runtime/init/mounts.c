@@ -1,5 +1,5 @@
-/* The rootfs: SET_ROOTFS, MOUNT, MKNOD, SYMLINK, MKDIR, PIVOT_ROOT, MOVE_ROOT, MASK_PATH and
- * READONLY_PATH.
+/* The rootfs: SET_ROOTFS, MOUNT, MOUNT_TREE, MKNOD, SYMLINK, MKDIR, PIVOT_ROOT, MOVE_ROOT,
+ * MASK_PATH and READONLY_PATH.
  *
  * Before the pivot, IN_ROOT targets are resolved by the kernel inside the rootfs (inroot.c)
  * and mounted on "/proc/self/fd/N" rather than on a path string: a symlink planted in the image
@@ -174,6 +174,42 @@ int op_mount(struct init_state *st, const struct plan_op *op, struct init_error 
 	}
 	if (fd >= 0)
 		close(fd);
+	return 0;
+}
+
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+
+/* An id-mapped tree from IDMAP_TREE (idmap.c), moved onto its target: by fd on both sides, so
+ * the target is exactly what the in-root resolution found. */
+int op_mount_tree(struct init_state *st, const struct plan_op *op, struct init_error *err)
+{
+	uint64_t index = op->args[0].num;
+	const char *target = op->args[1].str;
+	uint64_t mflags = op->args[2].num;
+	int fd = -1, r;
+
+	if (mflags & ~(uint64_t)(MOUNT_IN_ROOT | MOUNT_MKDIR | MOUNT_MKFILE | MOUNT_NO_SYMLINK))
+		return init_error_set(err, EINVAL, "mount_tree flags 0x%llx", (unsigned long long)mflags);
+	if (!(mflags & MOUNT_IN_ROOT))
+		return init_error_set(err, EINVAL, "mount_tree \"%s\" outside the rootfs", target);
+	if (index >= st->ntrees || st->trees[index] < 0)
+		return init_error_set(err, EBADF, "no tree %llu (IDMAP_TREE missing or used)", (unsigned long long)index);
+	if (need_rootfs(st, err) < 0)
+		return -1;
+	r = open_mount_target(st, target, mflags, err, &fd);
+	if (r != 0)
+		return -1; /* not OPTIONAL: r is never 1 */
+	if (syscall(SYS_move_mount, st->trees[index], "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+		int e = errno;
+		close(fd);
+		return init_error_set(err, e, "move_mount tree %llu on \"%s\"", (unsigned long long)index, target);
+	}
+	close(fd);
+	close(st->trees[index]);
+	st->trees[index] = -1;
 	return 0;
 }
 

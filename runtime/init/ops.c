@@ -56,6 +56,9 @@ static const op_handler handlers[OP_MAX + 1] = {
 	[OP_BPF_DEVICE_FILTER] = op_bpf_device_filter,
 	[OP_SECCOMP_LISTENER] = op_seccomp_listener,
 	[OP_SECCOMP_LOAD_NOTIFY] = op_seccomp_load_notify,
+	[OP_SET_MEMPOLICY] = op_set_mempolicy,
+	[OP_IDMAP_TREE] = op_idmap_tree,
+	[OP_MOUNT_TREE] = op_mount_tree,
 };
 
 int run_plan(struct init_state *st, const struct plan *plan, struct init_error *err)

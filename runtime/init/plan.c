@@ -66,6 +66,9 @@ static const struct op_info op_table[OP_MAX + 1] = {
 	[OP_BPF_DEVICE_FILTER] = { "bpf_device_filter", "svb" },
 	[OP_SECCOMP_LISTENER] = { "seccomp_listener", "s" },
 	[OP_SECCOMP_LOAD_NOTIFY] = { "seccomp_load_notify", "s" },
+	[OP_SET_MEMPOLICY] = { "mempolicy", "wwv" },
+	[OP_IDMAP_TREE] = { "idmap_tree", "ssswww" },
+	[OP_MOUNT_TREE] = { "mount_tree", "wsw" },
 };
 
 const char *op_name(uint16_t code)

@@ -106,6 +106,7 @@ static void close_state_fds(struct init_state *st)
 			close(*fds[i]);
 		*fds[i] = -1;
 	}
+	close_trees(st);
 }
 
 int op_clone(struct init_state *st, const struct plan_op *op, struct init_error *err)

@@ -80,7 +80,10 @@ enum op_code {
 	OP_BPF_DEVICE_FILTER = 41,
 	OP_SECCOMP_LISTENER = 42,
 	OP_SECCOMP_LOAD_NOTIFY = 43,
-	OP_MAX = OP_SECCOMP_LOAD_NOTIFY,
+	OP_SET_MEMPOLICY = 44,
+	OP_IDMAP_TREE = 45,
+	OP_MOUNT_TREE = 46,
+	OP_MAX = OP_MOUNT_TREE,
 };
 
 /* MOUNT's own flags (not MS_*). */
@@ -91,6 +94,13 @@ enum mount_flag {
 	MOUNT_NO_SYMLINK = 8, /* refuse a target that is, or whose resolution crossed, a symlink */
 	MOUNT_OPTIONAL = 16,  /* a missing source or target skips the op */
 	MOUNT_FLAGS_ALL = 31,
+};
+
+/* IDMAP_TREE flags. */
+enum tree_flag {
+	TREE_RECURSIVE = 1,       /* open_tree AT_RECURSIVE: the submounts too (rbind) */
+	TREE_IDMAP_RECURSIVE = 2, /* mount_setattr AT_RECURSIVE: id-map the submounts too (ridmap) */
+	TREE_FLAGS_ALL = 3,
 };
 
 enum clone_mode {

@@ -78,6 +78,9 @@ export enum OpCode {
   BPF_DEVICE_FILTER = 41,
   SECCOMP_LISTENER = 42,
   SECCOMP_LOAD_NOTIFY = 43,
+  SET_MEMPOLICY = 44,
+  IDMAP_TREE = 45,
+  MOUNT_TREE = 46,
 }
 
 /** Flags of the MOUNT op that are trun's own (not MS_*). */
@@ -92,6 +95,14 @@ export enum MountFlag {
   NO_SYMLINK = 8,
   /** A missing source or target is not an error: skip the op. */
   OPTIONAL = 16,
+}
+
+/** IDMAP_TREE flags. */
+export enum TreeFlag {
+  /** Clone the submounts too (open_tree AT_RECURSIVE): an rbind. */
+  RECURSIVE = 1,
+  /** Id-map the submounts too (mount_setattr AT_RECURSIVE): "ridmap". */
+  IDMAP_RECURSIVE = 2,
 }
 
 /** CLONE modes: what the parent does after reporting the child's pid. */
@@ -225,7 +236,23 @@ export type Op =
    * the state with the notify fd (SCM_RIGHTS) over SECCOMP_LISTENER's socket using sendmsg only,
    * shutdown(SHUT_WR) so the listener sees the end, and close the socket and our copy of the fd.
    */
-  | { op: OpCode.SECCOMP_LOAD_NOTIFY; sync: string };
+  | { op: OpCode.SECCOMP_LOAD_NOTIFY; sync: string }
+  /**
+   * set_mempolicy(mode | flags, nodes, maxnode): mode is an MPOL_* number, flags MPOL_F_* bits,
+   * nodes a node mask laid out like CPU_AFFINITY's (empty: no mask, NULL and maxnode 0).
+   */
+  | { op: OpCode.SET_MEMPOLICY; mode: number; flags: number; nodes: bigint[] }
+  /**
+   * On the host, before the clone (the caller needs CAP_SYS_ADMIN over the source's filesystem):
+   * a user namespace made for the purpose with uidMap and gidMap (uid_map/gid_map text);
+   * open_tree(source, OPEN_TREE_CLONE, plus AT_RECURSIVE with TreeFlag.RECURSIVE);
+   * mount_setattr(MOUNT_ATTR_IDMAP with that namespace, AT_RECURSIVE with IDMAP_RECURSIVE); then,
+   * when attrSet or attrClr is not 0, mount_setattr of those MOUNT_ATTR_* bits on the top mount.
+   * The detached tree is kept for MOUNT_TREE; the trees are numbered from 0 in op order.
+   */
+  | { op: OpCode.IDMAP_TREE; source: string; uidMap: string; gidMap: string; flags: number; attrSet: number; attrClr: number }
+  /** move_mount tree `index` of IDMAP_TREE onto target (resolved and created as MOUNT's mflags say), then close it. */
+  | { op: OpCode.MOUNT_TREE; index: number; target: string; mflags: number };
 
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
@@ -294,6 +321,9 @@ export function opArgs(o: Op): Arg[] {
     case OpCode.BPF_DEVICE_FILTER: return [str(o.cgroupPath), vec(o.insns), num(o.optional)];
     case OpCode.SECCOMP_LISTENER: return [str(o.path)];
     case OpCode.SECCOMP_LOAD_NOTIFY: return [str(o.sync)];
+    case OpCode.SET_MEMPOLICY: return [num(o.mode), num(o.flags), vec(o.nodes)];
+    case OpCode.IDMAP_TREE: return [str(o.source), str(o.uidMap), str(o.gidMap), num(o.flags), num(o.attrSet), num(o.attrClr)];
+    case OpCode.MOUNT_TREE: return [num(o.index), str(o.target), num(o.mflags)];
   }
 }
 

@@ -71,29 +71,37 @@ const PROPAGATION_OPTIONS: Readonly<Record<string, number>> = {
 /** Options trun accepts and handles elsewhere (or deliberately ignores, as runc does). */
 const IGNORED_OPTIONS = new Set(['tmpcopyup']);
 
+/** Id-mapped mount options (config.md): never passed to mount(2); "ridmap" maps submounts too. */
+const IDMAP_OPTIONS: Readonly<Record<string, { recursive: boolean }>> = { idmap: { recursive: false }, ridmap: { recursive: true } };
+
 export interface ParsedMountOptions {
   flags: number;
   /** Propagation changes, applied one by one after the mount. */
   propagation: number[];
   /** Filesystem-specific options, passed as mount(2)'s data. */
   data: string;
+  /** "idmap" or "ridmap" was given (the last one wins). */
+  idmap?: { recursive: boolean };
 }
 
 export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
+  let idmap: { recursive: boolean } | undefined;
   for (const opt of options) {
     const f = FLAG_OPTIONS[opt];
     if (f) {
       flags = f.clear ? flags & ~f.flag : flags | f.flag;
     } else if (PROPAGATION_OPTIONS[opt] !== undefined) {
       propagation.push(PROPAGATION_OPTIONS[opt]!);
+    } else if (IDMAP_OPTIONS[opt]) {
+      idmap = IDMAP_OPTIONS[opt];
     } else if (!IGNORED_OPTIONS.has(opt)) {
       data.push(opt);
     }
   }
-  return { flags, propagation, data: data.join(',') };
+  return { flags, propagation, data: data.join(','), ...(idmap ? { idmap } : {}) };
 }
 
 export function propagationFlag(name: string): number | undefined {

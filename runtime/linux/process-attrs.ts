@@ -108,26 +108,32 @@ export function personalityOp(id: string, p: LinuxPersonality): Op {
 export const MAX_CPU = 8191;
 
 /**
- * A cpu list ("0-3,7") as an affinity mask: bit n of word n/64 is cpu n. Throws naming `field`
- * on a malformed list.
+ * A list of cpus or memory nodes ("0-3,7") as a bit mask: bit n of word n/64 is number n, the
+ * layout both sched_setaffinity(2) and set_mempolicy(2) read. Throws naming `field` on a
+ * malformed list or a number above `max`.
  */
-export function cpuListMask(id: string, field: string, list: string): bigint[] {
+export function numberListMask(id: string, field: string, list: string, noun: string, max: number): bigint[] {
   const words: bigint[] = [];
-  const bad = (why: string): never => fail(id, `${field}: invalid cpu list "${list}": ${why}`);
+  const bad = (why: string): never => fail(id, `${field}: invalid ${noun} list "${list}": ${why}`);
   for (const part of list.split(',')) {
     const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
-    if (!m) bad(`"${part}" is not a cpu or a range`);
+    if (!m) bad(`"${part}" is not a ${noun} or a range`);
     const lo = Number(m![1]);
     const hi = m![2] === undefined ? lo : Number(m![2]);
     if (hi < lo) bad(`range "${part}" goes backwards`);
-    if (hi > MAX_CPU) bad(`cpu ${hi} is above ${MAX_CPU}`);
-    for (let cpu = lo; cpu <= hi; cpu++) {
-      const w = cpu >> 6;
+    if (hi > max) bad(`${noun} ${hi} is above ${max}`);
+    for (let n = lo; n <= hi; n++) {
+      const w = n >> 6;
       while (words.length <= w) words.push(0n);
-      words[w]! |= 1n << BigInt(cpu & 63);
+      words[w]! |= 1n << BigInt(n & 63);
     }
   }
   return words;
+}
+
+/** A cpu list ("0-3,7") as an affinity mask; throws naming `field` on a malformed list. */
+export function cpuListMask(id: string, field: string, list: string): bigint[] {
+  return numberListMask(id, field, list, 'cpu', MAX_CPU);
 }
 
 /** A CPU_AFFINITY op for a cpu list, or none when the list is absent or empty (leave the affinity alone). */

@@ -1,12 +1,14 @@
 // The plan compiler: config.json in, init steps out. Pure: no root, no kernel.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { features } from '../../runtime/commands/features';
 import { defaultSpec } from '../../runtime/defaults';
 import { CloneMode, MountFlag, OpCode, type Op } from '../../runtime/init/protocol';
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS } from '../../runtime/linux/namespaces';
 import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from '../../runtime/linux/mount-options';
 import { compileCreatePlan, type CreatePlanInput } from '../../runtime/plan';
 import type { Spec } from '../../spec/types/runtime';
+import { expectTrunError } from '../helpers/errors';
 
 function input(spec: Spec, extra: Partial<CreatePlanInput> = {}): CreatePlanInput {
   return {
@@ -150,6 +152,15 @@ test('bad configs are refused with the field named', () => {
   for (const [mut, re] of cases) {
     assert.throws(() => compileCreatePlan(input(spec(mut))), re);
   }
+});
+
+test('linux.intelRdt is refused, even empty (trun has no resctrl support); features agrees', () => {
+  for (const rdt of [{}, { closID: 'guaranteed_group', schemata: ['L3:0=7f0'] }, { enableMonitoring: true }]) {
+    const e = expectTrunError(() => compileCreatePlan(input(spec((s) => { s.linux!.intelRdt = rdt; }))), 'EINVAL', /^linux\.intelRdt: Intel RDT \(resctrl\) is not supported by trun$/);
+    assert.is(e.id, 'c1');
+  }
+  assert.equal((features() as { linux: { intelRdt: unknown } }).linux.intelRdt, { enabled: false });
+  compileCreatePlan(input(spec((s) => { delete s.linux!.intelRdt; })));
 });
 
 test('rlimits, identity and capabilities come before the exec', () => {

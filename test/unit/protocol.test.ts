@@ -10,6 +10,7 @@ import {
   MountFlag,
   OpCode,
   RelayFlag,
+  TreeFlag,
   PLAN_MAGIC,
   PLAN_VERSION,
   RLIM_INFINITY,
@@ -108,6 +109,10 @@ const everyOp: Op[] = [
   { op: OpCode.BPF_DEVICE_FILTER, cgroupPath: weird, insns: [], optional: true },
   { op: OpCode.SECCOMP_LISTENER, path: '/run/' + 'y'.repeat(200) + '/agent.sock' },
   { op: OpCode.SECCOMP_LOAD_NOTIFY, sync: 'seccomp' },
+  { op: OpCode.SET_MEMPOLICY, mode: 2, flags: 0x8000 | 0x2000, nodes: [0xfn, 1n << 63n] },
+  { op: OpCode.SET_MEMPOLICY, mode: 0, flags: 0, nodes: [] },
+  { op: OpCode.IDMAP_TREE, source: weird, uidMap: '0 100000 65536\n1 2 3\n', gidMap: '', flags: TreeFlag.RECURSIVE | TreeFlag.IDMAP_RECURSIVE, attrSet: 0x200000 | 0x7, attrClr: 0x70 },
+  { op: OpCode.MOUNT_TREE, index: 0xffffffff, target: '/data', mflags: MountFlag.IN_ROOT | MountFlag.MKFILE },
 ];
 
 test('every opcode is covered by the round-trip plan', () => {
