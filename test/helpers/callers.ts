@@ -136,3 +136,10 @@ export async function stopDaemon(child: ChildProcess, timeoutMs = 10_000): Promi
   await exited;
   clearTimeout(timer);
 }
+
+/** Lazily unmounts whatever is still mounted under `dir`, deepest first (a failed test's leftovers). */
+export function unmountUnder(dir: string): void {
+  const points = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
+    .filter((p) => p === dir || p.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
+  for (const p of points) spawnSync('umount', ['-l', p], { stdio: 'ignore' });
+}

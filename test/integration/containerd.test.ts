@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readProcStat } from '../../runtime/linux/proc';
 import {
-  IMAGE, buildImageArchive, cgroupDirs, cmd, cmdOk, onPty, removeCgroupTree, startDaemon, stopDaemon, until,
+  IMAGE, buildImageArchive, cgroupDirs, cmd, cmdOk, onPty, removeCgroupTree, startDaemon, stopDaemon, unmountUnder, until,
 } from '../helpers/callers';
 import { TRUN, newProcesses, ours, snapshot, type HostSnapshot, type Result } from '../helpers/trun';
 
@@ -90,6 +90,9 @@ test.after(async () => {
     ctr(['containers', 'rm', id]);
   }
   if (daemon) await stopDaemon(daemon);
+  // What a failed test may have left: trun's containers and the shims' rootfs mounts.
+  for (const id of fs.existsSync(trunRoot) ? fs.readdirSync(trunRoot) : []) cmd(process.execPath, [TRUN, '--root', trunRoot, 'delete', '--force', id]);
+  unmountUnder(tmp);
   removeCgroupTree(ns);
   fs.rmSync(tmp, { recursive: true, force: true });
 });
