@@ -2,6 +2,7 @@
 // temp dir), driven with ctr 1.6, whose runc shim (containerd-shim-runc-v2) calls dist/trun.js in
 // runc's place (`ctr run --runc-binary`). The shim calls `trun --root <runc-root>/<ns> --log
 // <bundle>/log.json --log-format json` with create/start/exec/ps/pause/resume/kill/delete.
+import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -204,6 +205,31 @@ test('ctr run -t and ctr task exec -t: a pty from trun over the shim\'s console 
   await until('the task to stop', () => task(id2)?.status === 'STOPPED');
   ctr(['task', 'delete', id2]);
   ctrOk(['containers', 'rm', id2]);
+});
+
+// With swap, a container over its memory limit is swapped out rather than killed.
+const hasSwap = /^SwapTotal:\s+[1-9]/m.test(fs.readFileSync('/proc/meminfo', 'utf8'));
+(hasSwap ? test.skip : test)('an OOM kill: the shim sees it in the cgroup trun put the container in', async () => {
+  const events = spawn('ctr', ['--address', address, '--namespace', ns, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let seen = '';
+  events.stdout.on('data', (d: Buffer) => { seen += d.toString(); });
+  try {
+    // Subscribed once an event we cause shows up: a namespace label publishes /namespaces/update.
+    let n = 0;
+    await until('ctr events to subscribe', () => {
+      if (seen.includes('/namespaces/update')) return true;
+      ctrOk(['namespaces', 'label', ns, `probe=${++n}`]);
+      return false;
+    });
+    const id = newId('oom');
+    const r = ctr(['run', '--rm', '--fifo-dir', fifoDir, '--memory-limit', String(32 << 20), ...RUNTIME, IMAGE, id,
+      'sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived']);
+    assert.is(r.code, 137, r.stdout + r.stderr);
+    assert.not.match(r.stdout, /survived/);
+    await until('the shim\'s /tasks/oom event', () => seen.includes(`/tasks/oom {"container_id":"${id}"}`));
+  } finally {
+    events.kill('SIGKILL');
+  }
 });
 
 test('after all of it: no task, no trun state, no shim, no process, no mount, no cgroup', async () => {
