@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(gcc make libc6-dev pkg-config libseccomp-dev busybox-static util-linux iproute2 iptables containernetworking-plugins umoci skopeo zstd
-  qemu-system-x86 apparmor selinux-policy-default policycoreutils) # the last four: test/vm's guests
+  qemu-system-x86 apparmor selinux-policy-default policycoreutils # these four: test/vm's guests
+  containerd podman) # the real callers (test/integration/containerd, podman): ctr and the shim; podman pulls in conmon
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
