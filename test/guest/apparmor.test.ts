@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TestEnv, assertNothingLeft, snapshot } from '../helpers/trun';
+import { TestEnv, expectCleanFailure } from '../helpers/trun';
 
 const PROFILE = `trun-test-${process.pid}`;
 const env = new TestEnv('apparmor');
@@ -68,12 +68,8 @@ test('exec: --apparmor confines the new process; without it, the config\'s profi
 });
 
 test('a profile that is not loaded is a clear error, and nothing is left behind', () => {
-  const before = snapshot();
   const id = env.id();
-  const r = env.trun(['create', '-b', bundle('no-such-profile', ['true']), id]);
-  assert.is(r.code, 1);
-  assert.match(r.stderr, /apparmor profile "no-such-profile" is not loaded/);
-  assertNothingLeft(env, before, id);
+  expectCleanFailure(env, id, ['create', '-b', bundle('no-such-profile', ['true']), id], /apparmor profile "no-such-profile" is not loaded/);
 });
 
 test('features says AppArmor is supported', () => {

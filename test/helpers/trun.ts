@@ -219,6 +219,19 @@ export function ours(pid: number): boolean {
   return false;
 }
 
+/**
+ * Runs `trun ARGS`, which must fail (exit 1) with stderr matching `pattern` and leave nothing of
+ * container `id` behind. Returns the result for further checks.
+ */
+export function expectCleanFailure(env: TestEnv, id: string, args: string[], pattern: RegExp): Result {
+  const before = snapshot();
+  const r = env.trun(args);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, pattern);
+  assertNothingLeft(env, before, id);
+  return r;
+}
+
 /** Asserts a failed command left nothing of container `id` behind: state dir, process, mount, cgroup. */
 export function assertNothingLeft(env: TestEnv, before: HostSnapshot, id: string): void {
   const after = snapshot();

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Mount, Spec } from '../../spec/types/runtime';
-import { TestEnv, assertNothingLeft, snapshot } from '../helpers/trun';
+import { TestEnv, expectCleanFailure } from '../helpers/trun';
 
 const env = new TestEnv('idmap');
 test.after(() => env.cleanup());
@@ -72,11 +72,7 @@ test('id-mapped mounts that cannot be made fail create clearly and leave nothing
   for (const [mut, m, re] of cases) {
     const id = env.id('im');
     const bundle = env.bundle((s) => { mut(s); s.mounts!.push(m); });
-    const before = snapshot();
-    const r = env.trun(['run', '-b', bundle, id]);
-    assert.is(r.code, 1, r.stderr);
-    assert.match(r.stderr, re);
-    assertNothingLeft(env, before, id);
+    expectCleanFailure(env, id, ['run', '-b', bundle, id], re);
   }
 });
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { LinuxMemoryPolicy, Spec } from '../../spec/types/runtime';
-import { TestEnv, assertNothingLeft, snapshot } from '../helpers/trun';
+import { TestEnv, expectCleanFailure } from '../helpers/trun';
 
 const env = new TestEnv('mempolicy');
 test.after(() => env.cleanup());
@@ -55,12 +55,7 @@ test('a node this host does not have, and a bad mode, fail create clearly and le
   ];
   for (const [p, re] of cases) {
     const id = env.id('mp');
-    const bundle = env.bundle(withPolicy(p));
-    const before = snapshot();
-    const r = env.trun(['run', '-b', bundle, id]);
-    assert.is(r.code, 1, r.stderr);
-    assert.match(r.stderr, re);
-    assertNothingLeft(env, before, id);
+    expectCleanFailure(env, id, ['run', '-b', env.bundle(withPolicy(p)), id], re);
   }
 });
 
