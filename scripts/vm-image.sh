@@ -10,7 +10,9 @@ out=build/vm
 mkdir -p "$out"
 
 if [ ! -f "$out/vmlinuz" ]; then
-  pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+  kernel_pkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'; }
+  pkg=$(kernel_pkg)
+  if [ -z "$pkg" ]; then apt-get update -qq && pkg=$(kernel_pkg); fi  # no package lists yet
   [ -n "$pkg" ] || { echo "vm-image: no linux-image package behind linux-image-amd64" >&2; exit 1; }
   rm -rf "$out/pkg" && mkdir -p "$out/pkg"
   (cd "$out/pkg" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
