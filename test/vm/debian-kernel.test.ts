@@ -1,11 +1,11 @@
 // What this machine's kernel cannot show, shown in guests running Debian's kernel under qemu
-// (test/vm/vm.ts): a pure cgroup2 host with every controller, where the runtime's cgroup
+// (test/helpers/vm.ts): a pure cgroup2 host with every controller, where the runtime's cgroup
 // suites run unchanged; AppArmor (test/guest/apparmor.test.ts) and SELinux
 // (test/guest/selinux.test.ts) applied to real containers. Two boots: a kernel runs one of
 // AppArmor and SELinux at a time.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { failuresOf, runInVm, suiteTotals, vmAvailable, type VmRun } from './vm';
+import { failuresOf, runInVm, suiteTotals, vmAvailable, type VmRun } from '../helpers/vm';
 
 /** The suites whose behaviour depends on the cgroup layout, run again on a pure v2 host. */
 const CGROUP_SUITES = '(cgroups-manager|cgroup-commands|devices-ebpf|oom-events|exec|lifecycle)';
