@@ -118,7 +118,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       foreground,
       noNewKeyring: opts.noNewKeyring ?? false,
       cgroupMounts: cgroupMountSources(cgroup),
-      host: { ...probeHostSecurity(), memoryNodes: probeMemoryNodes() },
+      // sysfs is read only for a config that asks for a policy: every command is a process start.
+      host: { ...probeHostSecurity(), ...(spec.linux?.memoryPolicy ? { memoryNodes: probeMemoryNodes() } : {}) },
       isDirectory: (p) => {
         try { return fs.statSync(p).isDirectory(); } catch { return true; }
       },

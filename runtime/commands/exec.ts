@@ -120,7 +120,8 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
     ...(consoleSocket ? { consoleSocket } : {}),
     detach: opts.detach,
     preserveFds: opts.preserveFds,
-    host: { ...probeHostSecurity(), memoryNodes: probeMemoryNodes() },
+    // sysfs is read only for a config that asks for a policy: every command is a process start.
+    host: { ...probeHostSecurity(), ...(st.config.linux?.memoryPolicy ? { memoryNodes: probeMemoryNodes() } : {}) },
     noNewKeyring: st.noNewKeyring ?? false,
     userns: (st.config.linux?.namespaces ?? []).some((n) => n.type === 'user'),
   });
