@@ -43,13 +43,15 @@ export async function runInVm(job: string, opts: VmOptions): Promise<VmRun> {
     fs.writeFileSync(path.join(work, 'job'), job);
     fs.writeFileSync(path.join(work, 'repo'), REPO);
     for (const [name, text] of Object.entries(opts.files ?? {})) fs.writeFileSync(path.join(work, name), text);
-    const append = ['console=ttyS0', 'panic=-1', 'quiet', `trun.guest=${path.join(REPO, 'test/vm/guest.sh')}`, ...(opts.kernelArgs ?? [])];
+    const append = ['console=ttyS0', 'panic=-1', 'quiet', `trun.repo=${REPO}`, `trun.guest=${path.join(REPO, 'test/vm/guest.sh')}`, ...(opts.kernelArgs ?? [])];
     const args = [
       '-accel', 'tcg', '-cpu', 'max', '-smp', String(Math.min(os.cpus().length, 4)), '-m', '3072',
       '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
       '-kernel', path.join(IMAGE, 'vmlinuz'), '-initrd', path.join(IMAGE, 'initrd.gz'), '-append', append.join(' '),
       '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap',
       '-virtfs', `local,path=${work},mount_tag=work,security_model=passthrough`,
+      // The repository again, on its own: the guest's tmpfs over /root, /tmp... would hide a clone there.
+      '-virtfs', `local,path=${REPO},mount_tag=repo,security_model=passthrough,readonly=on,multidevs=remap`,
     ];
     const qemu = spawn('/usr/bin/qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let console = '';

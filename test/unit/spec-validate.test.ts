@@ -17,10 +17,11 @@ import {
   validateState,
 } from '../../spec/validate';
 
-const repoRoot = path.resolve(__dirname, '..', '..');
-const OCI = path.resolve(repoRoot, '..', 'shared', 'oci');
-const CONFIGS = path.join(OCI, 'runtime-spec', 'schema', 'test', 'config');
-const STATES = path.join(OCI, 'runtime-spec', 'schema', 'test', 'state');
+// The project's own examples (test/fixtures/README.md): configs and states recorded from runc,
+// crun, containerd and podman, and broken ones written here.
+const FIXTURES = path.resolve(__dirname, '..', 'fixtures');
+const CONFIGS = path.join(FIXTURES, 'configs');
+const STATES = path.join(FIXTURES, 'states');
 
 function examples(dir: string): string[] {
   return fs
@@ -39,9 +40,11 @@ const base = (extra: Record<string, unknown> = {}): Record<string, unknown> => (
   ...extra,
 });
 
-test('the OCI example directories are where the tests expect them', () => {
-  assert.ok(examples(path.join(CONFIGS, 'good')).length >= 5);
-  assert.ok(examples(path.join(CONFIGS, 'bad')).length >= 3);
+test('the example directories are where the tests expect them', () => {
+  assert.ok(examples(path.join(CONFIGS, 'good')).length >= 10);
+  assert.ok(examples(path.join(CONFIGS, 'bad')).length >= 10);
+  assert.ok(examples(path.join(STATES, 'good')).length >= 1);
+  assert.ok(examples(path.join(STATES, 'bad')).length >= 3);
 });
 
 for (const file of examples(path.join(CONFIGS, 'good'))) {
@@ -54,7 +57,7 @@ for (const file of examples(path.join(CONFIGS, 'good'))) {
     if (isSupportedOciVersion(value.ociVersion)) {
       assert.is(loadConfig(file).ociVersion, value.ociVersion);
     } else {
-      // Some upstream examples still say 0.5.0-dev: refused by version, accepted once it is current.
+      // An example of an older spec: refused by version, accepted once it is current.
       rejects(() => loadConfig(file), 'ECONFIG', /: ociVersion: unsupported version/);
       validateConfig({ ...value, ociVersion: '1.3.0' }, file);
     }
@@ -139,10 +142,20 @@ test('unknown rlimit names the entry', () => {
   validateConfig(base({ process: { cwd: '/', rlimits: [rlimits[0], { type: 'RLIMIT_RTTIME', hard: 5, soft: 5 }] } }), 'c.json');
 });
 
-test('the state example validates; a broken state is rejected', () => {
+test('the recorded states validate; broken ones are rejected naming the file', () => {
   for (const file of examples(path.join(STATES, 'good'))) {
     const state = validateState(JSON.parse(fs.readFileSync(file, 'utf8')), file);
     assert.type(state.id, 'string');
+  }
+  for (const file of examples(path.join(STATES, 'bad'))) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      continue; // not JSON at all: the state store's reader reports those (state.test)
+    }
+    const e = rejects(() => validateState(parsed, file), 'ECONFIG', /./);
+    assert.ok(e.message.startsWith(`${JSON.stringify(file)}: `), e.message);
   }
   validateState({ ociVersion: '1.3.0', id: 'c1', status: 'created', pid: 42, bundle: '/b' });
   rejects(() => validateState({ ociVersion: '1.3.0', id: 'c1', status: 'paused', bundle: '/b' }), 'ECONFIG', /^"state\.json": status: must be one of "creating", "created", "running", "stopped"$/);
