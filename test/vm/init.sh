@@ -13,7 +13,15 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 fail() { echo "trun-vm-init: $*"; poweroff -f; }
 for m in $(cat /lib/modules/order); do insmod "/lib/modules/$m.ko" || fail "insmod $m"; done
-X
+guest= repo=
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    trun.guest=*) guest="${arg#trun.guest=}" ;;
+    trun.repo=*) repo="${arg#trun.repo=}" ;;
+  esac
+done
+[ -n "$guest" ] || fail "no trun.guest= on the kernel command line"
+[ -n "$repo" ] || fail "no trun.repo= on the kernel command line"
 R=/newroot
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot $R || fail "mount hostroot"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 work $R/mnt || fail "mount work"
