@@ -8,7 +8,7 @@ import { CloneMode, MountFlag, OpCode, RelayFlag, type Op } from './init/protoco
 import { DEFAULT_DEVICES, DEV_SYMLINKS, deviceMode } from './linux/devices';
 import { idmapTreeOp, isIdmapped, type ContainerMappings } from './linux/idmap-mounts';
 import {
-  BIND_REMOUNT_FLAGS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE,
+  BIND_REMOUNT_FLAGS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SHARED, MS_SLAVE,
   parseMountOptions, propagationFlag,
 } from './linux/mount-options';
 import { CLONE_NEWTIME, CLONE_NEWUSER, JOIN_ORDER, NAMESPACES, isNamespaceType, type NamespaceType } from './linux/namespaces';
@@ -222,6 +222,31 @@ function deviceOps(devices: readonly LinuxDevice[], userns: boolean): Op[] {
   });
 }
 
+/** linux.rootfsPropagation as mount(2) flags; runc's default is rslave. */
+function rootPropagationFlags(id: string, name: string | undefined): number {
+  if (!name) return MS_SLAVE | MS_REC;
+  const p = propagationFlag(name);
+  if (p === undefined) fail(id, `linux.rootfsPropagation: unknown propagation "${name}"`);
+  return p;
+}
+
+/**
+ * runc's prepareRoot: "/" gets the root propagation (so that later binds from the host join or
+ * follow its peer groups as asked), the mount holding the rootfs stops being shared (pivot_root
+ * needs it, and the rootfs's bind must not propagate back to the host) or unbindable (it could
+ * not be bound), and the rootfs becomes a mount point of its own for pivot_root. A shared holder
+ * becomes a slave when the root should follow the host, private otherwise.
+ */
+function prepareRootOps(rootfs: string, rootProp: number): Op[] {
+  const ifShared = rootProp & MS_SLAVE ? MS_SLAVE : MS_PRIVATE;
+  return [
+    { op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: rootProp, data: '', mflags: 0 },
+    { op: OpCode.PARENT_PROPAGATION, path: rootfs, ifShared, ifUnbindable: MS_PRIVATE },
+    { op: OpCode.MOUNT, source: rootfs, target: rootfs, fstype: '', flags: MS_BIND | MS_REC, data: '', mflags: 0 },
+    { op: OpCode.SET_ROOTFS, path: rootfs },
+  ];
+}
+
 /** KEY_USR_SEARCH and KEY_OTH_SEARCH from <linux/keyctl.h>'s permission bits. */
 const KEY_USR_SEARCH = 0x00080000;
 const KEY_OTH_SEARCH = 0x00000008;
@@ -246,9 +271,9 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   const userns = ns.types.has('user');
   const newUserns = ns.creates.includes('user');
   if (!ns.types.has('mount')) fail(id, 'linux.namespaces: a mount namespace is required to set up the root filesystem');
-  if ((spec.hostname || spec.domainname) && !ns.creates.includes('uts')) {
-    fail(id, 'hostname: setting the hostname needs a new uts namespace');
-  }
+  // A joined uts namespace is the container's too (runc sets the name there): only none refuses.
+  if (spec.hostname && !ns.types.has('uts')) fail(id, 'hostname: setting the hostname needs a uts namespace');
+  if (spec.domainname && !ns.types.has('uts')) fail(id, 'domainname: setting the domainname needs a uts namespace');
   if (newUserns && !(spec.linux?.uidMappings?.length && spec.linux?.gidMappings?.length)) {
     fail(id, 'linux.uidMappings: a new user namespace needs uid and gid mappings');
   }
@@ -299,16 +324,8 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   if (!input.noNewKeyring) ops.push(sessionKeyringOp(id, userns));
 
   const rootPropagation = spec.linux?.rootfsPropagation;
-  let rootProp = MS_SLAVE | MS_REC;
-  if (rootPropagation) {
-    const p = propagationFlag(rootPropagation);
-    if (p === undefined) fail(id, `linux.rootfsPropagation: unknown propagation "${rootPropagation}"`);
-    rootProp = p;
-  }
-  ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: rootProp, data: '', mflags: 0 });
-  // The rootfs must be a mount point of its own for pivot_root.
-  ops.push({ op: OpCode.MOUNT, source: rootfs, target: rootfs, fstype: '', flags: MS_BIND | MS_REC, data: '', mflags: 0 });
-  ops.push({ op: OpCode.SET_ROOTFS, path: rootfs });
+  const rootProp = rootPropagationFlags(id, rootPropagation);
+  ops.push(...prepareRootOps(rootfs, rootProp));
 
   const hasCgroupNs = ns.types.has('cgroup');
   const mounts = spec.mounts ?? [];
@@ -328,8 +345,10 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
     sync('hooks');
   }
 
+  // pivot_root refuses a shared old root, and MS_MOVE onto a shared "/" would propagate the
+  // rootfs to its peers (the host's "/", with "rshared" on a shared host).
+  if (rootProp & MS_SHARED) ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: MS_PRIVATE, data: '', mflags: 0 });
   ops.push(input.noPivot ? { op: OpCode.MOVE_ROOT } : { op: OpCode.PIVOT_ROOT });
-  if (rootPropagation) ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: rootProp, data: '', mflags: 0 });
 
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     if (key.includes('/') || key.includes('..')) fail(id, `linux.sysctl: invalid key "${key}"`);
@@ -340,6 +359,9 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   if (spec.root?.readonly) {
     ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: MS_REMOUNT | MS_BIND | MS_RDONLY, data: '', mflags: 0 });
   }
+  // The root mount itself gets the propagation asked for, last: readonly paths bind their
+  // targets onto themselves, which an unbindable tree would refuse.
+  if (rootPropagation) ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: rootProp, data: '', mflags: 0 });
   if (spec.hostname) ops.push({ op: OpCode.SETHOSTNAME, name: spec.hostname });
   if (spec.domainname) ops.push({ op: OpCode.SETDOMAINNAME, name: spec.domainname });
 

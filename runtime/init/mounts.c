@@ -1,4 +1,4 @@
-/* The rootfs: SET_ROOTFS, MOUNT, MOUNT_TREE, MKNOD, SYMLINK, MKDIR, PIVOT_ROOT, MOVE_ROOT,
+/* The rootfs: SET_ROOTFS, MOUNT, MOUNT_TREE, MOUNT_SETATTR, MKNOD, SYMLINK, MKDIR, PIVOT_ROOT, MOVE_ROOT,
  * MASK_PATH and READONLY_PATH.
  *
  * Before the pivot, IN_ROOT targets are resolved by the kernel inside the rootfs (inroot.c)
@@ -210,6 +210,37 @@ int op_mount_tree(struct init_state *st, const struct plan_op *op, struct init_e
 	close(fd);
 	close(st->trees[index]);
 	st->trees[index] = -1;
+	return 0;
+}
+
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+/* Mount attributes of a mount already in the rootfs ("rro" and friends: AT_RECURSIVE reaches
+ * the submounts a plain remount leaves alone). The struct is declared locally so that older
+ * C libraries build too; its layout is the kernel's stable ABI. */
+int op_mount_setattr(struct init_state *st, const struct plan_op *op, struct init_error *err)
+{
+	const char *target = op->args[0].str;
+	struct {
+		uint64_t attr_set, attr_clr, propagation, userns_fd;
+	} attr = { .attr_set = op->args[1].num, .attr_clr = op->args[2].num };
+	unsigned flags = AT_EMPTY_PATH | (op->args[3].num ? AT_RECURSIVE : 0);
+	int fd;
+
+	if (need_rootfs(st, err) < 0)
+		return -1;
+	fd = in_root_open(st->rootfs_fd, target, 0, 0);
+	if (fd < 0)
+		return init_error_set(err, errno, "open mount target \"%s\" in rootfs", target);
+	if (syscall(SYS_mount_setattr, fd, "", flags, &attr, sizeof(attr)) < 0) {
+		int e = errno;
+		close(fd);
+		return init_error_set(err, e, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", target,
+				      (unsigned long long)attr.attr_set, (unsigned long long)attr.attr_clr);
+	}
+	close(fd);
 	return 0;
 }
 

@@ -83,7 +83,10 @@ enum op_code {
 	OP_SET_MEMPOLICY = 44,
 	OP_IDMAP_TREE = 45,
 	OP_MOUNT_TREE = 46,
-	OP_MAX = OP_MOUNT_TREE,
+	OP_PARENT_PROPAGATION = 47,
+	OP_MOUNT_SETATTR = 48,
+	OP_BIND_TREE = 49,
+	OP_MAX = OP_BIND_TREE,
 };
 
 /* MOUNT's own flags (not MS_*). */
