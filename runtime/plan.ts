@@ -348,6 +348,9 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   // pivot_root refuses a shared old root, and MS_MOVE onto a shared "/" would propagate the
   // rootfs to its peers (the host's "/", with "rshared" on a shared host).
   if (rootProp & MS_SHARED) ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: MS_PRIVATE, data: '', mflags: 0 });
+  // --no-pivot keeps the host's mounts under the chroot: not its whole procfs and sysfs, which
+  // would let a user-namespaced container mount an unmasked procfs (runc's msMoveRoot).
+  if (input.noPivot) ops.push({ op: OpCode.UNMOUNT_FULL, fstypes: ['proc', 'sysfs'], keep: rootfs });
   ops.push(input.noPivot ? { op: OpCode.MOVE_ROOT } : { op: OpCode.PIVOT_ROOT });
 
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {

@@ -6,7 +6,7 @@
  *   mounts.c   rootfs, mounts, device nodes, symlinks, directories, pivot, masked/ro paths,
  *              id-mapped trees moved into place
  *   idmap.c    detached trees cloned on the host before the clone: id-mapped, or plain binds
- *   propagation.c  the propagation of the mount holding the rootfs (read from mountinfo)
+ *   mountinfo.c the ops that read mountinfo: the rootfs holder's propagation, --no-pivot's unmounts
  *   caps.c     user, bounding set, capabilities, no_new_privs
  *   seccomp.c  libseccomp filter
  *   console.c  console socket and pty
@@ -76,8 +76,9 @@ int op_readonly_path(struct init_state *, const struct plan_op *, struct init_er
 int op_mount_tree(struct init_state *, const struct plan_op *, struct init_error *);
 int op_mount_setattr(struct init_state *, const struct plan_op *, struct init_error *);
 
-/* propagation.c */
+/* mountinfo.c */
 int op_parent_propagation(struct init_state *, const struct plan_op *, struct init_error *);
+int op_unmount_full(struct init_state *, const struct plan_op *, struct init_error *);
 
 /* idmap.c */
 int op_idmap_tree(struct init_state *, const struct plan_op *, struct init_error *);

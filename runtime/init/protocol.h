@@ -86,7 +86,8 @@ enum op_code {
 	OP_PARENT_PROPAGATION = 47,
 	OP_MOUNT_SETATTR = 48,
 	OP_BIND_TREE = 49,
-	OP_MAX = OP_BIND_TREE,
+	OP_UNMOUNT_FULL = 50,
+	OP_MAX = OP_UNMOUNT_FULL,
 };
 
 /* MOUNT's own flags (not MS_*). */

@@ -84,6 +84,7 @@ export enum OpCode {
   PARENT_PROPAGATION = 47,
   MOUNT_SETATTR = 48,
   BIND_TREE = 49,
+  UNMOUNT_FULL = 50,
 }
 
 /** Flags of the MOUNT op that are trun's own (not MS_*). */
@@ -272,7 +273,13 @@ export type Op =
    * 0. The detached tree is numbered with IDMAP_TREE's, for MOUNT_TREE: a bind source only the
    * host's root can reach still mounts in a user-namespaced container.
    */
-  | { op: OpCode.BIND_TREE; source: string; flags: number; attrSet: number; attrClr: number };
+  | { op: OpCode.BIND_TREE; source: string; flags: number; attrSet: number; attrClr: number }
+  /**
+   * For every whole mount (root "/") of one of `fstypes` in /proc/self/mountinfo outside `keep`:
+   * make it rslave and umount2(MNT_DETACH) it, or when that fails with EINVAL or EPERM (locked
+   * in a user namespace) mount a tmpfs over it. A mount point gone meanwhile is skipped.
+   */
+  | { op: OpCode.UNMOUNT_FULL; fstypes: string[]; keep: string };
 
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
@@ -347,6 +354,7 @@ export function opArgs(o: Op): Arg[] {
     case OpCode.PARENT_PROPAGATION: return [str(o.path), num(o.ifShared), num(o.ifUnbindable)];
     case OpCode.MOUNT_SETATTR: return [str(o.target), num(o.attrSet), num(o.attrClr), num(o.recursive)];
     case OpCode.BIND_TREE: return [str(o.source), num(o.flags), num(o.attrSet), num(o.attrClr)];
+    case OpCode.UNMOUNT_FULL: return [list(o.fstypes), str(o.keep)];
   }
 }
 

@@ -1,13 +1,14 @@
 // The root filesystem and the namespaces around it, as runc 1.1 sets them up: the root mount's
 // propagation (every linux.rootfsPropagation value, with the rootfs under a shared mount and as
-// the bundle directory itself), hostname in a joined uts namespace.
+// the bundle directory itself), hostname in a joined uts namespace, masked paths that a /proc
+// symlink would steer, and --no-pivot's chroot without the host's whole procfs and sysfs.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Spec } from '../../spec/types/runtime';
-import { TestEnv, snapshot } from '../helpers/trun';
+import { TestEnv, expectCleanFailure, snapshot } from '../helpers/trun';
 
 const env = new TestEnv('rootfs');
 test.after(() => env.cleanup());
@@ -98,6 +99,79 @@ test('hostname and domainname are set in a uts namespace joined by path', async 
   } finally {
     holder.kill('SIGKILL');
   }
+});
+
+/** A bundle whose rootfs /proc is a symlink to a directory the image controls. */
+function procSymlinkBundle(mut: (s: Spec) => void): string {
+  const bundle = env.bundle(mut);
+  const rootfs = path.join(bundle, 'rootfs');
+  fs.rmSync(path.join(rootfs, 'proc'), { recursive: true });
+  fs.mkdirSync(path.join(rootfs, 'fakeproc/sys'), { recursive: true });
+  fs.writeFileSync(path.join(rootfs, 'fakeproc/keys'), 'not the kernel\'s\n');
+  fs.symlinkSync('/fakeproc', path.join(rootfs, 'proc'));
+  return bundle;
+}
+
+test('maskedPaths through a /proc symlink: a clear error and nothing left behind', () => {
+  const bundle = procSymlinkBundle((s) => {
+    s.mounts = s.mounts!.filter((m) => m.type !== 'proc');
+    delete s.linux!.readonlyPaths;
+    s.linux!.maskedPaths = ['/proc/keys'];
+  });
+  const id = env.id('sym');
+  expectCleanFailure(env, id, ['run', '-b', bundle, id], /masked path "\/proc\/keys" crosses a symlink/);
+  // The image's file was not covered on the host either.
+  assert.is(fs.readFileSync(path.join(bundle, 'rootfs/fakeproc/keys'), 'utf8'), 'not the kernel\'s\n');
+});
+
+test('readonlyPaths through a /proc symlink: a clear error', () => {
+  const bundle = procSymlinkBundle((s) => {
+    s.mounts = s.mounts!.filter((m) => m.type !== 'proc');
+    s.linux!.readonlyPaths = ['/proc/sys'];
+  });
+  const id = env.id('sym');
+  expectCleanFailure(env, id, ['run', '-b', bundle, id], /readonly path "\/proc\/sys" crosses a symlink/);
+});
+
+test('a proc mount on a /proc symlink is refused, nothing left behind', () => {
+  const bundle = procSymlinkBundle(() => {});
+  const id = env.id('sym');
+  expectCleanFailure(env, id, ['run', '-b', bundle, id], /mount target "\/proc" is a symlink/);
+});
+
+/** "major:minor" of the host's whole procfs and sysfs at /proc and /sys. */
+function hostPseudoDevices(): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '))
+    .filter((f) => (f[4] === '/proc' || f[4] === '/sys') && f[3] === '/').map((f) => f[2]!);
+}
+
+test('--no-pivot: masked paths hold, and the host\'s whole procfs and sysfs are gone from the namespace', async () => {
+  const bundle = env.bundle(() => {}, ['sh', '-c', 'wc -c < /proc/timer_list; awk \'{ print $5 }\' /proc/self/mountinfo; sleep 60']);
+  const id = env.id('np');
+  env.ok(['create', '--no-pivot', '-b', bundle, id]);
+  try {
+    const pid = env.state(id).pid;
+    // A process in the container's mount namespace whose root is the namespace's own: its
+    // mountinfo lists the mounts the chroot hides too.
+    const holder = spawn('nsenter', ['-t', String(pid), '-m', '--', '/bin/sh', '-c', 'echo ready; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      const hidden = fs.readFileSync(`/proc/${holder.pid}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' '));
+      const host = hostPseudoDevices();
+      assert.equal(host.length, 2, 'the host has /proc and /sys');
+      assert.equal(hidden.filter((f) => host.includes(f[2]!) && f[3] === '/').map((f) => f[4]), [], 'host procfs/sysfs still mounted');
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  } finally {
+    env.ok(['delete', '--force', id]);
+  }
+  // What the container itself sees: its masks, and none of the host's mounts.
+  const seen = env.bundle(() => {}, ['sh', '-c', 'wc -c < /proc/timer_list; awk \'{ print $5 }\' /proc/self/mountinfo']);
+  const out = env.ok(['run', '--no-pivot', '-b', seen, env.id('np')]).trim().split('\n');
+  assert.is(out[0], '0', '/proc/timer_list is masked');
+  assert.ok(out.includes('/proc/timer_list'));
+  assert.not.ok(out.some((p) => p.startsWith('/tmp') || p.startsWith('/work')), out.join(' '));
 });
 
 test.run();

@@ -117,6 +117,8 @@ const everyOp: Op[] = [
   { op: OpCode.MOUNT_SETATTR, target: '/data', attrSet: 0x1, attrClr: 0xffffffff, recursive: true },
   { op: OpCode.MOUNT_SETATTR, target: weird, attrSet: 0, attrClr: 0, recursive: false },
   { op: OpCode.BIND_TREE, source: weird, flags: TreeFlag.RECURSIVE, attrSet: 0x7, attrClr: 0 },
+  { op: OpCode.UNMOUNT_FULL, fstypes: ['proc', 'sysfs', weird], keep: '/run/bundle/rootfs' },
+  { op: OpCode.UNMOUNT_FULL, fstypes: [], keep: '' },
 ];
 
 test('every opcode is covered by the round-trip plan', () => {
