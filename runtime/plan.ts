@@ -148,6 +148,8 @@ function mountOps(m: Mount, input: CreatePlanInput, userns: boolean, hasCgroupNs
   const ops: Op[] = [];
   const propagate = (target: string) => {
     for (const p of opts.propagation) ops.push({ op: OpCode.MOUNT, source: '', target, fstype: '', flags: p, data: '', mflags: MountFlag.IN_ROOT });
+    // "rro" and friends: mount_setattr with AT_RECURSIVE reaches the submounts a remount leaves.
+    if (opts.recursive) ops.push({ op: OpCode.MOUNT_SETATTR, target, attrSet: opts.recursive.set, attrClr: opts.recursive.clr, recursive: true });
   };
 
   if (tree !== undefined) {
@@ -175,12 +177,29 @@ function mountOps(m: Mount, input: CreatePlanInput, userns: boolean, hasCgroupNs
 
   const fstype = m.type ?? '';
   const secure = fstype === 'proc' || fstype === 'sysfs' ? MountFlag.NO_SYMLINK : 0;
+  // A read-only /dev is mounted writable: its device nodes and mount points come after, and
+  // devRemountOps makes it read-only once they are there (runc's finalizeRootfs).
+  const late = isDev(dest) ? MS_RDONLY : 0;
   ops.push({
-    op: OpCode.MOUNT, source: m.source ?? fstype, target: dest, fstype, flags: opts.flags & ~MS_REMOUNT,
+    op: OpCode.MOUNT, source: m.source ?? fstype, target: dest, fstype, flags: opts.flags & ~MS_REMOUNT & ~late,
     data: withMountLabel(opts.data, fstype, input.spec.linux?.mountLabel), mflags: MountFlag.IN_ROOT | MountFlag.MKDIR | secure,
   });
   propagate(dest);
   return ops;
+}
+
+function isDev(dest: string): boolean {
+  return path.posix.normalize(dest).replace(/\/+$/, '') === '/dev';
+}
+
+/** The read-only remount of a /dev mount that asked for "ro", once everything in it exists. */
+function devRemountOps(mounts: readonly Mount[]): Op[] {
+  const dev = mounts.filter((m) => isDev(m.destination) && !isBind(m)).pop();
+  if (!dev) return [];
+  const opts = parseMountOptions(dev.options);
+  if (!(opts.flags & MS_RDONLY)) return [];
+  const flags = MS_REMOUNT | MS_BIND | (opts.flags & BIND_REMOUNT_FLAGS);
+  return [{ op: OpCode.MOUNT, source: '', target: '/dev', fstype: '', flags, data: '', mflags: MountFlag.IN_ROOT }];
 }
 
 /**
@@ -359,6 +378,7 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   }
   for (const p of spec.linux?.readonlyPaths ?? []) ops.push({ op: OpCode.READONLY_PATH, path: p });
   for (const p of spec.linux?.maskedPaths ?? []) ops.push({ op: OpCode.MASK_PATH, path: p });
+  ops.push(...devRemountOps(mounts));
   if (spec.root?.readonly) {
     ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: MS_REMOUNT | MS_BIND | MS_RDONLY, data: '', mflags: 0 });
   }

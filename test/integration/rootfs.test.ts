@@ -1,7 +1,8 @@
 // The root filesystem and the namespaces around it, as runc 1.1 sets them up: the root mount's
 // propagation (every linux.rootfsPropagation value, with the rootfs under a shared mount and as
 // the bundle directory itself), hostname in a joined uts namespace, masked paths that a /proc
-// symlink would steer, and --no-pivot's chroot without the host's whole procfs and sysfs.
+// symlink would steer, --no-pivot's chroot without the host's whole procfs and sysfs, "rro" and
+// a read-only /dev.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -172,6 +173,39 @@ test('--no-pivot: masked paths hold, and the host\'s whole procfs and sysfs are 
   assert.is(out[0], '0', '/proc/timer_list is masked');
   assert.ok(out.includes('/proc/timer_list'));
   assert.not.ok(out.some((p) => p.startsWith('/tmp') || p.startsWith('/work')), out.join(' '));
+});
+
+test('"rro" makes a bind read-only with its submounts; "ro" leaves the submounts alone', () => {
+  const src = fs.mkdtempSync(path.join(env.dir, 'rro-'));
+  fs.mkdirSync(path.join(src, 'sub'));
+  execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', path.join(src, 'sub')]);
+  try {
+    const bundle = env.bundle((s) => {
+      s.mounts!.push({ destination: '/rro', type: 'bind', source: src, options: ['rbind', 'rro'] });
+      s.mounts!.push({ destination: '/ro', type: 'bind', source: src, options: ['rbind', 'ro'] });
+    }, ['sh', '-c', 'for f in /rro/a /rro/sub/a /ro/a /ro/sub/a; do touch $f 2>/dev/null && echo "$f rw" || echo "$f ro"; done']);
+    assert.equal(env.ok(['run', '-b', bundle, env.id('rro')]).trim().split('\n'), ['/rro/a ro', '/rro/sub/a ro', '/ro/a ro', '/ro/sub/a rw']);
+  } finally {
+    execFileSync('umount', ['-l', path.join(src, 'sub')]);
+  }
+});
+
+test('a read-only /dev tmpfs still gets its device nodes and submounts, then is read-only', () => {
+  const bundle = env.bundle((s) => {
+    const dev = s.mounts!.find((m) => m.destination === '/dev')!;
+    dev.options = [...(dev.options ?? []), 'ro'];
+  }, ['sh', '-c', [
+    'test -c /dev/null && echo null; echo x > /dev/null && echo writes',
+    'test -e /dev/pts/ptmx && echo pts; test -L /dev/ptmx && echo ptmx',
+    'touch /dev/new 2>/dev/null && echo dev-rw || echo dev-ro',
+    'awk \'$5 == "/dev" { print substr($6, 1, 2) }\' /proc/self/mountinfo',
+  ].join('; ')]);
+  assert.equal(env.ok(['run', '-b', bundle, env.id('devro')]).trim().split('\n'), ['null', 'writes', 'pts', 'ptmx', 'dev-ro', 'ro']);
+});
+
+test('trun features lists the recursive mount options', () => {
+  const features = JSON.parse(env.ok(['features'])) as { mountOptions: string[] };
+  for (const o of ['rro', 'rrw', 'rnosuid', 'rnodev', 'rnoexec', 'rnosymfollow']) assert.ok(features.mountOptions.includes(o), o);
 });
 
 test.run();
