@@ -4,9 +4,9 @@
 import * as path from 'node:path';
 import type { LinuxDevice, Mount, Spec } from '../spec/types/runtime';
 import { TrunError } from './errors';
-import { CloneMode, MountFlag, OpCode, RelayFlag, type Op } from './init/protocol';
+import { CloneMode, MountFlag, OpCode, RelayFlag, TreeFlag, type Op } from './init/protocol';
 import { DEFAULT_DEVICES, DEV_SYMLINKS, deviceMode } from './linux/devices';
-import { idmapTreeOp, isIdmapped, type ContainerMappings } from './linux/idmap-mounts';
+import { idmapTreeOp, isIdmapped, mountAttrs, type ContainerMappings } from './linux/idmap-mounts';
 import {
   BIND_REMOUNT_FLAGS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SHARED, MS_SLAVE,
   parseMountOptions, propagationFlag,
@@ -57,6 +57,12 @@ export interface CreatePlanInput {
   host: HostSecurity;
   /** Whether a bind source is a directory (a stat on the host, made by the caller). */
   isDirectory: (hostPath: string) => boolean;
+  /**
+   * Whether host uid/gid can search every directory above hostPath (stats on the host, made by
+   * the caller): a user-namespaced container's root that cannot gets the source opened for it
+   * before the clone. Unknown: taken as reachable.
+   */
+  canReach?: (hostPath: string, uid: number, gid: number) => boolean;
 }
 
 export interface CreatePlan {
@@ -124,18 +130,32 @@ function bindSource(m: Mount, input: CreatePlanInput): string {
   return path.resolve(input.bundle, m.source);
 }
 
+/** The host id that a container's id 0 maps to, when its mappings have one. */
+function hostIdOfRoot(maps: readonly { containerID: number; hostID: number; size: number }[]): number | undefined {
+  const m = maps.find((x) => x.containerID <= 0 && 0 < x.containerID + x.size);
+  return m ? m.hostID - m.containerID : undefined;
+}
+
 /**
- * The id-mapped mounts' IDMAP_TREE ops (for stage 1, on the host), and for each such mount the
- * number of its tree.
+ * The mounts made on the host before the clone (stage 1), as detached trees, with for each such
+ * mount the number of its tree: id-mapped mounts (IDMAP_TREE), and in a new user namespace the
+ * binds whose source the container's root could not reach (BIND_TREE, runc's mount source fds).
  */
-function idmapTrees(input: CreatePlanInput, container: ContainerMappings | undefined): { ops: Op[]; trees: Map<Mount, number> } {
+function hostTrees(input: CreatePlanInput, container: ContainerMappings | undefined): { ops: Op[]; trees: Map<Mount, number> } {
   const ops: Op[] = [];
   const trees = new Map<Mount, number>();
+  const rootUid = container && hostIdOfRoot(container.uid);
+  const rootGid = container && hostIdOfRoot(container.gid);
   (input.spec.mounts ?? []).forEach((m, i) => {
     const opts = parseMountOptions(m.options);
-    if (!isIdmapped(m, opts)) return;
     const bind = isBind(m);
-    ops.push(idmapTreeOp(input.id, `mounts[${i}]`, m, opts, bind ? bindSource(m, input) : '', bind, container));
+    if (isIdmapped(m, opts)) {
+      ops.push(idmapTreeOp(input.id, `mounts[${i}]`, m, opts, bind ? bindSource(m, input) : '', bind, container));
+    } else if (bind && rootUid !== undefined && rootGid !== undefined && input.canReach && !input.canReach(bindSource(m, input), rootUid, rootGid)) {
+      ops.push({ op: OpCode.BIND_TREE, source: bindSource(m, input), flags: opts.flags & MS_REC ? TreeFlag.RECURSIVE : 0, ...mountAttrs(opts.flags) });
+    } else {
+      return;
+    }
     trees.set(m, ops.length - 1);
   });
   return { ops, trees };
@@ -153,7 +173,7 @@ function mountOps(m: Mount, input: CreatePlanInput, userns: boolean, hasCgroupNs
   };
 
   if (tree !== undefined) {
-    // Id-mapped on the host already, ro and the like included: only the move is left.
+    // Cloned (and id-mapped) on the host already, ro and the like included: only the move is left.
     const create = input.isDirectory(bindSource(m, input)) ? MountFlag.MKDIR : MountFlag.MKFILE;
     ops.push({ op: OpCode.MOUNT_TREE, index: tree, target: dest, mflags: MountFlag.IN_ROOT | create });
     propagate(dest);
@@ -318,7 +338,7 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   ops.push({ op: OpCode.OPEN_FIFO, path: input.fifoPath });
   const container = userns && spec.linux?.uidMappings?.length && spec.linux?.gidMappings?.length
     ? { uid: spec.linux.uidMappings, gid: spec.linux.gidMappings } : undefined;
-  const idmap = idmapTrees(input, container);
+  const idmap = hostTrees(input, container);
   ops.push(...idmap.ops);
   if (proc.terminal && input.consoleSocket) ops.push({ op: OpCode.OPEN_CONSOLE_SOCKET, path: input.consoleSocket });
   if (proc.terminal && !input.consoleSocket) ops.push({ op: OpCode.CONSOLE_RELAY, flags: RelayFlag.RAW });

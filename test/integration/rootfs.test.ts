@@ -2,7 +2,7 @@
 // propagation (every linux.rootfsPropagation value, with the rootfs under a shared mount and as
 // the bundle directory itself), hostname in a joined uts namespace, masked paths that a /proc
 // symlink would steer, --no-pivot's chroot without the host's whole procfs and sysfs, "rro" and
-// a read-only /dev.
+// a read-only /dev, bind sources a user-namespaced root cannot reach.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -201,6 +201,27 @@ test('a read-only /dev tmpfs still gets its device nodes and submounts, then is 
 test('trun features lists the recursive mount options', () => {
   const features = JSON.parse(env.ok(['features'])) as { mountOptions: string[] };
   for (const o of ['rro', 'rrw', 'rnosuid', 'rnodev', 'rnoexec', 'rnosymfollow']) assert.ok(features.mountOptions.includes(o), o);
+});
+
+test('a user-namespaced container mounts bind sources under a directory only the host\'s root can search', () => {
+  const hidden = fs.mkdtempSync(path.join(env.dir, 'private-'));
+  fs.chmodSync(hidden, 0o700);
+  fs.mkdirSync(path.join(hidden, 'data'), { mode: 0o755 });
+  fs.writeFileSync(path.join(hidden, 'data/f'), 'secret\n', { mode: 0o644 });
+  fs.writeFileSync(path.join(hidden, 'file'), 'one file\n', { mode: 0o644 });
+  const bundle = env.bundle((s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.mounts!.push({ destination: '/data', type: 'bind', source: path.join(hidden, 'data'), options: ['rbind'] });
+    s.mounts!.push({ destination: '/ro', type: 'bind', source: path.join(hidden, 'data'), options: ['bind', 'ro'] });
+    s.mounts!.push({ destination: '/file', type: 'bind', source: path.join(hidden, 'file'), options: ['bind'] });
+  }, ['sh', '-c', 'cat /data/f /file; touch /ro/x 2>/dev/null && echo ro-writable || echo ro-refused']);
+  // The targets exist: the container's root may not create them in a rootfs the host's root owns.
+  fs.mkdirSync(path.join(bundle, 'rootfs/data'));
+  fs.mkdirSync(path.join(bundle, 'rootfs/ro'));
+  fs.writeFileSync(path.join(bundle, 'rootfs/file'), '');
+  assert.equal(env.ok(['run', '-b', bundle, env.id('reach')]).trim().split('\n'), ['secret', 'one file', 'ro-refused']);
 });
 
 test.run();
