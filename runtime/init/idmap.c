@@ -116,6 +116,24 @@ static int add_tree(struct init_state *st, int fd, struct init_error *err)
 	return 0;
 }
 
+/* Sets ro, nosuid... on the tree's top mount only (like the remount a plain bind gets), then
+ * keeps the tree for MOUNT_TREE; closes it on failure. */
+static int keep_tree(struct init_state *st, int tree, const char *source, struct mount_attr *attrs, struct init_error *err)
+{
+	if ((attrs->attr_set || attrs->attr_clr) &&
+	    syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, attrs, sizeof(*attrs)) < 0) {
+		int e = errno;
+		close(tree);
+		return init_error_set(err, e, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", source,
+				      (unsigned long long)attrs->attr_set, (unsigned long long)attrs->attr_clr);
+	}
+	if (add_tree(st, tree, err) < 0) {
+		close(tree);
+		return -1;
+	}
+	return 0;
+}
+
 int op_idmap_tree(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	const char *source = op->args[0].str;
@@ -150,19 +168,7 @@ int op_idmap_tree(struct init_state *st, const struct plan_op *op, struct init_e
 		return init_error_set(err, e, "mount_setattr \"%s\" MOUNT_ATTR_IDMAP", source);
 	}
 	close(userns); /* the mount holds its own reference to the mapping */
-	/* ro, nosuid... on the top mount only, like the remount a plain bind gets. */
-	if ((attrs.attr_set || attrs.attr_clr) &&
-	    syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attrs, sizeof(attrs)) < 0) {
-		int e = errno;
-		close(tree);
-		return init_error_set(err, e, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", source,
-				      (unsigned long long)attrs.attr_set, (unsigned long long)attrs.attr_clr);
-	}
-	if (add_tree(st, tree, err) < 0) {
-		close(tree);
-		return -1;
-	}
-	return 0;
+	return keep_tree(st, tree, source, &attrs, err);
 }
 
 int op_bind_tree(struct init_state *st, const struct plan_op *op, struct init_error *err)
@@ -180,18 +186,7 @@ int op_bind_tree(struct init_state *st, const struct plan_op *op, struct init_er
 	tree = (int)syscall(SYS_open_tree, AT_FDCWD, source, open_flags);
 	if (tree < 0)
 		return init_error_set(err, errno, "open_tree \"%s\"", source);
-	if ((attrs.attr_set || attrs.attr_clr) &&
-	    syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attrs, sizeof(attrs)) < 0) {
-		int e = errno;
-		close(tree);
-		return init_error_set(err, e, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", source,
-				      (unsigned long long)attrs.attr_set, (unsigned long long)attrs.attr_clr);
-	}
-	if (add_tree(st, tree, err) < 0) {
-		close(tree);
-		return -1;
-	}
-	return 0;
+	return keep_tree(st, tree, source, &attrs, err);
 }
 
 void close_trees(struct init_state *st)
