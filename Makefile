@@ -83,7 +83,7 @@ dist/trun-bundle-fsops: bundle-tools/native/fsops.c
 	$(CC) $(CFLAGS) -o $@ $<
 
 # Test helper for trun-init's CONSOLE op: a console-socket server that receives the pty master.
-build: build/recvtty build/getseals
+build: build/recvtty build/getseals build/nsmounts
 
 build/recvtty: test/helpers/recvtty.c
 	@mkdir -p build
@@ -91,6 +91,11 @@ build/recvtty: test/helpers/recvtty.c
 
 # Test helper: prints the memfd seals of a file (the init's sealed copy of itself).
 build/getseals: test/helpers/getseals.c
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $<
+
+# Test helper: the superblocks of every mount of a mount namespace, hidden ones included.
+build/nsmounts: test/helpers/nsmounts.c
 	@mkdir -p build
 	$(CC) $(CFLAGS) -o $@ $<
 

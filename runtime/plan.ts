@@ -4,11 +4,11 @@
 import * as path from 'node:path';
 import type { LinuxDevice, Mount, Spec } from '../spec/types/runtime';
 import { TrunError } from './errors';
-import { CloneMode, MountFlag, OpCode, RelayFlag, type Op } from './init/protocol';
+import { CloneMode, MountFlag, OpCode, RelayFlag, TreeFlag, type Op } from './init/protocol';
 import { DEFAULT_DEVICES, DEV_SYMLINKS, deviceMode } from './linux/devices';
-import { idmapTreeOp, isIdmapped, type ContainerMappings } from './linux/idmap-mounts';
+import { idmapTreeOp, isIdmapped, mountAttrs, type ContainerMappings } from './linux/idmap-mounts';
 import {
-  BIND_REMOUNT_FLAGS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE,
+  BIND_REMOUNT_FLAGS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SHARED, MS_SLAVE,
   parseMountOptions, propagationFlag,
 } from './linux/mount-options';
 import { CLONE_NEWTIME, CLONE_NEWUSER, JOIN_ORDER, NAMESPACES, isNamespaceType, type NamespaceType } from './linux/namespaces';
@@ -57,6 +57,12 @@ export interface CreatePlanInput {
   host: HostSecurity;
   /** Whether a bind source is a directory (a stat on the host, made by the caller). */
   isDirectory: (hostPath: string) => boolean;
+  /**
+   * Whether host uid/gid can search every directory above hostPath (stats on the host, made by
+   * the caller): a user-namespaced container's root that cannot gets the source opened for it
+   * before the clone. Unknown: taken as reachable.
+   */
+  canReach?: (hostPath: string, uid: number, gid: number) => boolean;
 }
 
 export interface CreatePlan {
@@ -124,18 +130,32 @@ function bindSource(m: Mount, input: CreatePlanInput): string {
   return path.resolve(input.bundle, m.source);
 }
 
+/** The host id that a container's id 0 maps to, when its mappings have one. */
+function hostIdOfRoot(maps: readonly { containerID: number; hostID: number; size: number }[]): number | undefined {
+  const m = maps.find((x) => x.containerID <= 0 && 0 < x.containerID + x.size);
+  return m ? m.hostID - m.containerID : undefined;
+}
+
 /**
- * The id-mapped mounts' IDMAP_TREE ops (for stage 1, on the host), and for each such mount the
- * number of its tree.
+ * The mounts made on the host before the clone (stage 1), as detached trees, with for each such
+ * mount the number of its tree: id-mapped mounts (IDMAP_TREE), and in a new user namespace the
+ * binds whose source the container's root could not reach (BIND_TREE, runc's mount source fds).
  */
-function idmapTrees(input: CreatePlanInput, container: ContainerMappings | undefined): { ops: Op[]; trees: Map<Mount, number> } {
+function hostTrees(input: CreatePlanInput, container: ContainerMappings | undefined): { ops: Op[]; trees: Map<Mount, number> } {
   const ops: Op[] = [];
   const trees = new Map<Mount, number>();
+  const rootUid = container && hostIdOfRoot(container.uid);
+  const rootGid = container && hostIdOfRoot(container.gid);
   (input.spec.mounts ?? []).forEach((m, i) => {
     const opts = parseMountOptions(m.options);
-    if (!isIdmapped(m, opts)) return;
     const bind = isBind(m);
-    ops.push(idmapTreeOp(input.id, `mounts[${i}]`, m, opts, bind ? bindSource(m, input) : '', bind, container));
+    if (isIdmapped(m, opts)) {
+      ops.push(idmapTreeOp(input.id, `mounts[${i}]`, m, opts, bind ? bindSource(m, input) : '', bind, container));
+    } else if (bind && rootUid !== undefined && rootGid !== undefined && input.canReach && !input.canReach(bindSource(m, input), rootUid, rootGid)) {
+      ops.push({ op: OpCode.BIND_TREE, source: bindSource(m, input), flags: opts.flags & MS_REC ? TreeFlag.RECURSIVE : 0, ...mountAttrs(opts.flags) });
+    } else {
+      return;
+    }
     trees.set(m, ops.length - 1);
   });
   return { ops, trees };
@@ -148,10 +168,12 @@ function mountOps(m: Mount, input: CreatePlanInput, userns: boolean, hasCgroupNs
   const ops: Op[] = [];
   const propagate = (target: string) => {
     for (const p of opts.propagation) ops.push({ op: OpCode.MOUNT, source: '', target, fstype: '', flags: p, data: '', mflags: MountFlag.IN_ROOT });
+    // "rro" and friends: mount_setattr with AT_RECURSIVE reaches the submounts a remount leaves.
+    if (opts.recursive) ops.push({ op: OpCode.MOUNT_SETATTR, target, attrSet: opts.recursive.set, attrClr: opts.recursive.clr, recursive: true });
   };
 
   if (tree !== undefined) {
-    // Id-mapped on the host already, ro and the like included: only the move is left.
+    // Cloned (and id-mapped) on the host already, ro and the like included: only the move is left.
     const create = input.isDirectory(bindSource(m, input)) ? MountFlag.MKDIR : MountFlag.MKFILE;
     ops.push({ op: OpCode.MOUNT_TREE, index: tree, target: dest, mflags: MountFlag.IN_ROOT | create });
     propagate(dest);
@@ -175,12 +197,29 @@ function mountOps(m: Mount, input: CreatePlanInput, userns: boolean, hasCgroupNs
 
   const fstype = m.type ?? '';
   const secure = fstype === 'proc' || fstype === 'sysfs' ? MountFlag.NO_SYMLINK : 0;
+  // A read-only /dev is mounted writable: its device nodes and mount points come after, and
+  // devRemountOps makes it read-only once they are there (runc's finalizeRootfs).
+  const late = isDev(dest) ? MS_RDONLY : 0;
   ops.push({
-    op: OpCode.MOUNT, source: m.source ?? fstype, target: dest, fstype, flags: opts.flags & ~MS_REMOUNT,
+    op: OpCode.MOUNT, source: m.source ?? fstype, target: dest, fstype, flags: opts.flags & ~MS_REMOUNT & ~late,
     data: withMountLabel(opts.data, fstype, input.spec.linux?.mountLabel), mflags: MountFlag.IN_ROOT | MountFlag.MKDIR | secure,
   });
   propagate(dest);
   return ops;
+}
+
+function isDev(dest: string): boolean {
+  return path.posix.normalize(dest).replace(/\/+$/, '') === '/dev';
+}
+
+/** The read-only remount of a /dev mount that asked for "ro", once everything in it exists. */
+function devRemountOps(mounts: readonly Mount[]): Op[] {
+  const dev = mounts.filter((m) => isDev(m.destination) && !isBind(m)).pop();
+  if (!dev) return [];
+  const opts = parseMountOptions(dev.options);
+  if (!(opts.flags & MS_RDONLY)) return [];
+  const flags = MS_REMOUNT | MS_BIND | (opts.flags & BIND_REMOUNT_FLAGS);
+  return [{ op: OpCode.MOUNT, source: '', target: '/dev', fstype: '', flags, data: '', mflags: MountFlag.IN_ROOT }];
 }
 
 /**
@@ -222,6 +261,31 @@ function deviceOps(devices: readonly LinuxDevice[], userns: boolean): Op[] {
   });
 }
 
+/** linux.rootfsPropagation as mount(2) flags; runc's default is rslave. */
+function rootPropagationFlags(id: string, name: string | undefined): number {
+  if (!name) return MS_SLAVE | MS_REC;
+  const p = propagationFlag(name);
+  if (p === undefined) fail(id, `linux.rootfsPropagation: unknown propagation "${name}"`);
+  return p;
+}
+
+/**
+ * runc's prepareRoot: "/" gets the root propagation (so that later binds from the host join or
+ * follow its peer groups as asked), the mount holding the rootfs stops being shared (pivot_root
+ * needs it, and the rootfs's bind must not propagate back to the host) or unbindable (it could
+ * not be bound), and the rootfs becomes a mount point of its own for pivot_root. A shared holder
+ * becomes a slave when the root should follow the host, private otherwise.
+ */
+function prepareRootOps(rootfs: string, rootProp: number): Op[] {
+  const ifShared = rootProp & MS_SLAVE ? MS_SLAVE : MS_PRIVATE;
+  return [
+    { op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: rootProp, data: '', mflags: 0 },
+    { op: OpCode.PARENT_PROPAGATION, path: rootfs, ifShared, ifUnbindable: MS_PRIVATE },
+    { op: OpCode.MOUNT, source: rootfs, target: rootfs, fstype: '', flags: MS_BIND | MS_REC, data: '', mflags: 0 },
+    { op: OpCode.SET_ROOTFS, path: rootfs },
+  ];
+}
+
 /** KEY_USR_SEARCH and KEY_OTH_SEARCH from <linux/keyctl.h>'s permission bits. */
 const KEY_USR_SEARCH = 0x00080000;
 const KEY_OTH_SEARCH = 0x00000008;
@@ -246,9 +310,9 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   const userns = ns.types.has('user');
   const newUserns = ns.creates.includes('user');
   if (!ns.types.has('mount')) fail(id, 'linux.namespaces: a mount namespace is required to set up the root filesystem');
-  if ((spec.hostname || spec.domainname) && !ns.creates.includes('uts')) {
-    fail(id, 'hostname: setting the hostname needs a new uts namespace');
-  }
+  // A joined uts namespace is the container's too (runc sets the name there): only none refuses.
+  if (spec.hostname && !ns.types.has('uts')) fail(id, 'hostname: setting the hostname needs a uts namespace');
+  if (spec.domainname && !ns.types.has('uts')) fail(id, 'domainname: setting the domainname needs a uts namespace');
   if (newUserns && !(spec.linux?.uidMappings?.length && spec.linux?.gidMappings?.length)) {
     fail(id, 'linux.uidMappings: a new user namespace needs uid and gid mappings');
   }
@@ -274,7 +338,7 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   ops.push({ op: OpCode.OPEN_FIFO, path: input.fifoPath });
   const container = userns && spec.linux?.uidMappings?.length && spec.linux?.gidMappings?.length
     ? { uid: spec.linux.uidMappings, gid: spec.linux.gidMappings } : undefined;
-  const idmap = idmapTrees(input, container);
+  const idmap = hostTrees(input, container);
   ops.push(...idmap.ops);
   if (proc.terminal && input.consoleSocket) ops.push({ op: OpCode.OPEN_CONSOLE_SOCKET, path: input.consoleSocket });
   if (proc.terminal && !input.consoleSocket) ops.push({ op: OpCode.CONSOLE_RELAY, flags: RelayFlag.RAW });
@@ -299,16 +363,8 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   if (!input.noNewKeyring) ops.push(sessionKeyringOp(id, userns));
 
   const rootPropagation = spec.linux?.rootfsPropagation;
-  let rootProp = MS_SLAVE | MS_REC;
-  if (rootPropagation) {
-    const p = propagationFlag(rootPropagation);
-    if (p === undefined) fail(id, `linux.rootfsPropagation: unknown propagation "${rootPropagation}"`);
-    rootProp = p;
-  }
-  ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: rootProp, data: '', mflags: 0 });
-  // The rootfs must be a mount point of its own for pivot_root.
-  ops.push({ op: OpCode.MOUNT, source: rootfs, target: rootfs, fstype: '', flags: MS_BIND | MS_REC, data: '', mflags: 0 });
-  ops.push({ op: OpCode.SET_ROOTFS, path: rootfs });
+  const rootProp = rootPropagationFlags(id, rootPropagation);
+  ops.push(...prepareRootOps(rootfs, rootProp));
 
   const hasCgroupNs = ns.types.has('cgroup');
   const mounts = spec.mounts ?? [];
@@ -328,8 +384,13 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
     sync('hooks');
   }
 
+  // pivot_root refuses a shared old root, and MS_MOVE onto a shared "/" would propagate the
+  // rootfs to its peers (the host's "/", with "rshared" on a shared host).
+  if (rootProp & MS_SHARED) ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: MS_PRIVATE, data: '', mflags: 0 });
+  // --no-pivot keeps the host's mounts under the chroot: not its whole procfs and sysfs, which
+  // would let a user-namespaced container mount an unmasked procfs (runc's msMoveRoot).
+  if (input.noPivot) ops.push({ op: OpCode.UNMOUNT_FULL, fstypes: ['proc', 'sysfs'], keep: rootfs });
   ops.push(input.noPivot ? { op: OpCode.MOVE_ROOT } : { op: OpCode.PIVOT_ROOT });
-  if (rootPropagation) ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: rootProp, data: '', mflags: 0 });
 
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     if (key.includes('/') || key.includes('..')) fail(id, `linux.sysctl: invalid key "${key}"`);
@@ -337,9 +398,13 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   }
   for (const p of spec.linux?.readonlyPaths ?? []) ops.push({ op: OpCode.READONLY_PATH, path: p });
   for (const p of spec.linux?.maskedPaths ?? []) ops.push({ op: OpCode.MASK_PATH, path: p });
+  ops.push(...devRemountOps(mounts));
   if (spec.root?.readonly) {
     ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: MS_REMOUNT | MS_BIND | MS_RDONLY, data: '', mflags: 0 });
   }
+  // The root mount itself gets the propagation asked for, last: readonly paths bind their
+  // targets onto themselves, which an unbindable tree would refuse.
+  if (rootPropagation) ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: rootProp, data: '', mflags: 0 });
   if (spec.hostname) ops.push({ op: OpCode.SETHOSTNAME, name: spec.hostname });
   if (spec.domainname) ops.push({ op: OpCode.SETDOMAINNAME, name: spec.domainname });
 

@@ -8,7 +8,8 @@
 //     `defs.json#/...` resolves to the sibling file of the same spec (image-spec's own ids point
 //     at opencontainers.org URLs that do not agree with its file names);
 //   - descriptions beside a `$ref` are dropped (draft-04 ignores every sibling of `$ref`);
-//   - `title`s from TITLES below name the types the runtime uses (Process, User, LinuxResources...).
+//   - `title`s from TITLES below name the types the runtime uses (Process, User, LinuxResources...);
+//   - enums get the values runc 1.1 accepts beyond the spec's (ENUM_EXTENSIONS below).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv04 from 'ajv-draft-04';
@@ -100,6 +101,18 @@ const TITLES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   },
 };
 
+/**
+ * Values runc 1.1 accepts where the schema's enum is narrower: configs written for runc must
+ * validate. "file#/json/pointer" -> the values appended to that node's enum.
+ */
+const ENUM_EXTENSIONS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
+  runtime: {
+    // The recursive forms of linux.rootfsPropagation (runc's specconv maps all eight).
+    'defs-linux.json#/definitions/RootfsPropagation': ['rprivate', 'rshared', 'rslave', 'runbindable'],
+  },
+  image: {},
+};
+
 /** The documents each types file declares (roots for json-schema-to-typescript). */
 const TYPE_ROOTS: Readonly<Record<string, readonly string[]>> = {
   runtime: ['config-schema.json', 'state-schema.json', 'features-schema.json'],
@@ -170,6 +183,12 @@ export function loadSchemas(schemaDir: string, spec: 'runtime' | 'image'): Schem
     const schema = set.get(file);
     if (!schema) throw new Error(`${spec}/${file}: schema file missing (named in TITLES)`);
     nodeAt(schema, pointer, `${spec}/${where}`).title = title;
+  }
+  for (const [where, values] of Object.entries(ENUM_EXTENSIONS[spec] ?? {})) {
+    const [file, pointer] = where.split('#') as [string, string];
+    const node = nodeAt(set.get(file) ?? null, pointer, `${spec}/${where}`);
+    if (!Array.isArray(node.enum)) throw new Error(`${spec}/${where}: no enum to extend`);
+    node.enum = [...node.enum, ...values];
   }
   return set;
 }

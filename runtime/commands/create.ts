@@ -17,6 +17,7 @@ import { readProcStat, waitGone } from '../linux/proc';
 import { SECCOMP_NOTIFY_SYNC, containerProcessState, listenerError } from '../linux/seccomp';
 import { probeMemoryNodes } from '../linux/memory-policy';
 import { checkNetDevicesOnHost, moveNetDevices, type MovedNetDevices } from '../linux/net-devices';
+import { canSearchParents } from '../linux/reach';
 import { probeHostSecurity } from '../linux/security';
 import { compileCreatePlan } from '../plan';
 import type { StoredState } from '../state';
@@ -123,6 +124,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       isDirectory: (p) => {
         try { return fs.statSync(p).isDirectory(); } catch { return true; }
       },
+      canReach: canSearchParents,
     });
     checkNetDevicesOnHost(id, plan.netDevices, plan.netns);
 

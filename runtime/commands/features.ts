@@ -2,6 +2,7 @@
 // the code, not the host: it is the same on every machine.
 import { CAPABILITIES } from '../linux/capabilities';
 import { MEMORY_POLICY_FEATURES } from '../linux/memory-policy';
+import { RECURSIVE_OPTIONS } from '../linux/mount-options';
 import { NAMESPACES } from '../linux/namespaces';
 import { IOPRIO_CLASSES, PERSONALITY_DOMAINS, SCHED_FLAGS, SCHED_POLICIES } from '../linux/process-attrs';
 import { NOTIFY_REFUSED_SYSCALLS, SECCOMP_FEATURES } from '../linux/seccomp';
@@ -12,7 +13,8 @@ const MOUNT_OPTIONS = [
   'noatime', 'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime',
   'nosuid', 'nosymfollow', 'private', 'rbind', 'relatime', 'remount', 'ridmap', 'ro', 'rprivate', 'rshared',
   'rslave', 'runbindable', 'rw', 'shared', 'silent', 'slave', 'strictatime', 'suid', 'sync', 'unbindable',
-];
+  ...Object.keys(RECURSIVE_OPTIONS),
+].sort();
 
 /**
  * The features structure has no fields for process attributes: say which values trun accepts in

@@ -1,5 +1,7 @@
 /* Id-mapped trees (IDMAP_TREE): a bind mount's source cloned as a detached mount tree and
- * id-mapped with mount_setattr(MOUNT_ATTR_IDMAP), the way runc and crun do it.
+ * id-mapped with mount_setattr(MOUNT_ATTR_IDMAP), the way runc and crun do it. BIND_TREE is the
+ * same without the mapping: a source that only the host's root can reach (under a 0700
+ * directory, say), cloned while we still are that root, like runc's mount source fds.
  *
  * This runs on the host, before the clone: id-mapping a mount needs CAP_SYS_ADMIN over the
  * user namespace of the source's filesystem (the initial one for a host directory), which the
@@ -114,6 +116,24 @@ static int add_tree(struct init_state *st, int fd, struct init_error *err)
 	return 0;
 }
 
+/* Sets ro, nosuid... on the tree's top mount only (like the remount a plain bind gets), then
+ * keeps the tree for MOUNT_TREE; closes it on failure. */
+static int keep_tree(struct init_state *st, int tree, const char *source, struct mount_attr *attrs, struct init_error *err)
+{
+	if ((attrs->attr_set || attrs->attr_clr) &&
+	    syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, attrs, sizeof(*attrs)) < 0) {
+		int e = errno;
+		close(tree);
+		return init_error_set(err, e, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", source,
+				      (unsigned long long)attrs->attr_set, (unsigned long long)attrs->attr_clr);
+	}
+	if (add_tree(st, tree, err) < 0) {
+		close(tree);
+		return -1;
+	}
+	return 0;
+}
+
 int op_idmap_tree(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	const char *source = op->args[0].str;
@@ -148,19 +168,25 @@ int op_idmap_tree(struct init_state *st, const struct plan_op *op, struct init_e
 		return init_error_set(err, e, "mount_setattr \"%s\" MOUNT_ATTR_IDMAP", source);
 	}
 	close(userns); /* the mount holds its own reference to the mapping */
-	/* ro, nosuid... on the top mount only, like the remount a plain bind gets. */
-	if ((attrs.attr_set || attrs.attr_clr) &&
-	    syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attrs, sizeof(attrs)) < 0) {
-		int e = errno;
-		close(tree);
-		return init_error_set(err, e, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", source,
-				      (unsigned long long)attrs.attr_set, (unsigned long long)attrs.attr_clr);
-	}
-	if (add_tree(st, tree, err) < 0) {
-		close(tree);
-		return -1;
-	}
-	return 0;
+	return keep_tree(st, tree, source, &attrs, err);
+}
+
+int op_bind_tree(struct init_state *st, const struct plan_op *op, struct init_error *err)
+{
+	const char *source = op->args[0].str;
+	uint64_t flags = op->args[1].num;
+	struct mount_attr attrs = { .attr_set = op->args[2].num, .attr_clr = op->args[3].num };
+	unsigned open_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+	int tree;
+
+	if (flags & ~(uint64_t)TREE_RECURSIVE)
+		return init_error_set(err, EINVAL, "tree flags 0x%llx", (unsigned long long)flags);
+	if (flags & TREE_RECURSIVE)
+		open_flags |= AT_RECURSIVE;
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, source, open_flags);
+	if (tree < 0)
+		return init_error_set(err, errno, "open_tree \"%s\"", source);
+	return keep_tree(st, tree, source, &attrs, err);
 }
 
 void close_trees(struct init_state *st)

@@ -5,7 +5,8 @@
  *   process.c  clone, sync, exec fifo, executable lookup, exec
  *   mounts.c   rootfs, mounts, device nodes, symlinks, directories, pivot, masked/ro paths,
  *              id-mapped trees moved into place
- *   idmap.c    id-mapped trees: cloned and id-mapped on the host, before the clone
+ *   idmap.c    detached trees cloned on the host before the clone: id-mapped, or plain binds
+ *   mountinfo.c the ops that read mountinfo: the rootfs holder's propagation, --no-pivot's unmounts
  *   caps.c     user, bounding set, capabilities, no_new_privs
  *   seccomp.c  libseccomp filter
  *   console.c  console socket and pty
@@ -73,9 +74,15 @@ int op_move_root(struct init_state *, const struct plan_op *, struct init_error 
 int op_mask_path(struct init_state *, const struct plan_op *, struct init_error *);
 int op_readonly_path(struct init_state *, const struct plan_op *, struct init_error *);
 int op_mount_tree(struct init_state *, const struct plan_op *, struct init_error *);
+int op_mount_setattr(struct init_state *, const struct plan_op *, struct init_error *);
+
+/* mountinfo.c */
+int op_parent_propagation(struct init_state *, const struct plan_op *, struct init_error *);
+int op_unmount_full(struct init_state *, const struct plan_op *, struct init_error *);
 
 /* idmap.c */
 int op_idmap_tree(struct init_state *, const struct plan_op *, struct init_error *);
+int op_bind_tree(struct init_state *, const struct plan_op *, struct init_error *);
 /* Closes the trees not moved yet (a waiting parent must not pin them). */
 void close_trees(struct init_state *st);
 

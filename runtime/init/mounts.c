@@ -1,4 +1,4 @@
-/* The rootfs: SET_ROOTFS, MOUNT, MOUNT_TREE, MKNOD, SYMLINK, MKDIR, PIVOT_ROOT, MOVE_ROOT,
+/* The rootfs: SET_ROOTFS, MOUNT, MOUNT_TREE, MOUNT_SETATTR, MKNOD, SYMLINK, MKDIR, PIVOT_ROOT, MOVE_ROOT,
  * MASK_PATH and READONLY_PATH.
  *
  * Before the pivot, IN_ROOT targets are resolved by the kernel inside the rootfs (inroot.c)
@@ -213,6 +213,37 @@ int op_mount_tree(struct init_state *st, const struct plan_op *op, struct init_e
 	return 0;
 }
 
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+/* Mount attributes of a mount already in the rootfs ("rro" and friends: AT_RECURSIVE reaches
+ * the submounts a plain remount leaves alone). The struct is declared locally so that older
+ * C libraries build too; its layout is the kernel's stable ABI. */
+int op_mount_setattr(struct init_state *st, const struct plan_op *op, struct init_error *err)
+{
+	const char *target = op->args[0].str;
+	struct {
+		uint64_t attr_set, attr_clr, propagation, userns_fd;
+	} attr = { .attr_set = op->args[1].num, .attr_clr = op->args[2].num };
+	unsigned flags = AT_EMPTY_PATH | (op->args[3].num ? AT_RECURSIVE : 0);
+	int fd;
+
+	if (need_rootfs(st, err) < 0)
+		return -1;
+	fd = in_root_open(st->rootfs_fd, target, 0, 0);
+	if (fd < 0)
+		return init_error_set(err, errno, "open mount target \"%s\" in rootfs", target);
+	if (syscall(SYS_mount_setattr, fd, "", flags, &attr, sizeof(attr)) < 0) {
+		int e = errno;
+		close(fd);
+		return init_error_set(err, e, "mount_setattr \"%s\" set 0x%llx clear 0x%llx", target,
+				      (unsigned long long)attr.attr_set, (unsigned long long)attr.attr_clr);
+	}
+	close(fd);
+	return 0;
+}
+
 int op_mknod(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	const char *path = op->args[0].str;
@@ -329,46 +360,79 @@ int op_move_root(struct init_state *st, const struct plan_op *op, struct init_er
 	return 0;
 }
 
+/* Opens a masked or read-only path of the container with no symlink anywhere on the way
+ * (CVE-2019-16884's class: a /proc the image made a symlink must not steer the mounts onto a
+ * directory it controls). Returns the O_PATH fd, 1 when the path does not exist, or -1. */
+static int open_no_symlinks(const char *what, const char *path, struct init_error *err, int *out)
+{
+	int fd = in_root_open(AT_FDCWD, path, 0, RESOLVE_NO_SYMLINKS);
+	if (fd < 0 && errno == ENOENT)
+		return 1;
+	if (fd < 0 && errno == ELOOP)
+		return init_error_set(err, ELOOP, "%s \"%s\" crosses a symlink", what, path);
+	if (fd < 0)
+		return init_error_set(err, errno, "open %s \"%s\"", what, path);
+	*out = fd;
+	return 0;
+}
+
 int op_mask_path(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	const char *path = op->args[0].str;
+	char fdpath[64];
 	struct stat sb;
+	int fd = -1, r;
 
 	(void)st;
-	if (stat(path, &sb) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return init_error_set(err, errno, "stat \"%s\"", path);
+	r = open_no_symlinks("masked path", path, err, &fd);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	if (fstat(fd, &sb) < 0) {
+		r = init_error_set(err, errno, "stat \"%s\"", path);
+	} else if (S_ISDIR(sb.st_mode)) {
+		r = 0;
+		if (mount("tmpfs", fdpath, "tmpfs", MS_RDONLY, NULL) < 0)
+			r = init_error_set(err, errno, "mount \"tmpfs\" on \"%s\"", path);
+	} else {
+		r = 0;
+		if (mount("/dev/null", fdpath, NULL, MS_BIND, NULL) < 0)
+			r = init_error_set(err, errno, "mount \"/dev/null\" on \"%s\"", path);
 	}
-	if (S_ISDIR(sb.st_mode)) {
-		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) < 0)
-			return init_error_set(err, errno, "mount \"tmpfs\" on \"%s\"", path);
-		return 0;
-	}
-	if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
-		if (errno == ENOENT)
-			return 0; /* vanished since the stat */
-		return init_error_set(err, errno, "mount \"/dev/null\" on \"%s\"", path);
-	}
-	return 0;
+	close(fd);
+	return r;
 }
 
 int op_readonly_path(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	const char *path = op->args[0].str;
 	unsigned long keep;
+	char fdpath[64];
+	int fd = -1, r;
 
 	(void)st;
-	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return init_error_set(err, errno, "bind \"%s\" on itself", path);
+	r = open_no_symlinks("readonly path", path, err, &fd);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	if (mount(fdpath, fdpath, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		r = init_error_set(err, errno, "bind \"%s\" on itself", path);
+		close(fd);
+		return r;
 	}
-	/* Keep nosuid/nodev/noexec (and the atime mode): clearing one is refused in a user
-	 * namespace, and silently clearing it would be wrong anywhere. */
-	if (mount_locked_flags(path, ~(unsigned long)MS_RDONLY, &keep) < 0)
-		return init_error_set(err, errno, "statvfs \"%s\"", path);
-	if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | keep, NULL) < 0)
-		return init_error_set(err, errno, "remount \"%s\" read-only", path);
-	return 0;
+	close(fd);
+	/* The path now names the new bind (the fd still points below it). Keep nosuid/nodev/noexec
+	 * (and the atime mode): clearing one is refused in a user namespace, and silently clearing
+	 * it would be wrong anywhere. */
+	r = open_no_symlinks("readonly path", path, err, &fd);
+	if (r != 0)
+		return r < 0 ? -1 : init_error_set(err, ENOENT, "readonly path \"%s\" vanished", path);
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	r = 0;
+	if (mount_locked_flags(fdpath, ~(unsigned long)MS_RDONLY, &keep) < 0)
+		r = init_error_set(err, errno, "statvfs \"%s\"", path);
+	else if (mount(NULL, fdpath, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | keep, NULL) < 0)
+		r = init_error_set(err, errno, "remount \"%s\" read-only", path);
+	close(fd);
+	return r;
 }

@@ -59,6 +59,10 @@ static const op_handler handlers[OP_MAX + 1] = {
 	[OP_SET_MEMPOLICY] = op_set_mempolicy,
 	[OP_IDMAP_TREE] = op_idmap_tree,
 	[OP_MOUNT_TREE] = op_mount_tree,
+	[OP_PARENT_PROPAGATION] = op_parent_propagation,
+	[OP_MOUNT_SETATTR] = op_mount_setattr,
+	[OP_BIND_TREE] = op_bind_tree,
+	[OP_UNMOUNT_FULL] = op_unmount_full,
 };
 
 int run_plan(struct init_state *st, const struct plan *plan, struct init_error *err)

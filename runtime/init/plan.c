@@ -69,6 +69,10 @@ static const struct op_info op_table[OP_MAX + 1] = {
 	[OP_SET_MEMPOLICY] = { "mempolicy", "wwv" },
 	[OP_IDMAP_TREE] = { "idmap_tree", "ssswww" },
 	[OP_MOUNT_TREE] = { "mount_tree", "wsw" },
+	[OP_PARENT_PROPAGATION] = { "parent_propagation", "snn" },
+	[OP_MOUNT_SETATTR] = { "mount_setattr", "swwb" },
+	[OP_BIND_TREE] = { "bind_tree", "swww" },
+	[OP_UNMOUNT_FULL] = { "unmount_full", "ls" },
 };
 
 const char *op_name(uint16_t code)

@@ -81,6 +81,10 @@ export enum OpCode {
   SET_MEMPOLICY = 44,
   IDMAP_TREE = 45,
   MOUNT_TREE = 46,
+  PARENT_PROPAGATION = 47,
+  MOUNT_SETATTR = 48,
+  BIND_TREE = 49,
+  UNMOUNT_FULL = 50,
 }
 
 /** Flags of the MOUNT op that are trun's own (not MS_*). */
@@ -252,7 +256,30 @@ export type Op =
    */
   | { op: OpCode.IDMAP_TREE; source: string; uidMap: string; gidMap: string; flags: number; attrSet: number; attrClr: number }
   /** move_mount tree `index` of IDMAP_TREE onto target (resolved and created as MOUNT's mflags say), then close it. */
-  | { op: OpCode.MOUNT_TREE; index: number; target: string; mflags: number };
+  | { op: OpCode.MOUNT_TREE; index: number; target: string; mflags: number }
+  /**
+   * Find the mount that holds `path` (the last, longest mount point of /proc/self/mountinfo that
+   * is path or one of its parents, path taken with its symlinks resolved) and change its
+   * propagation with mount(2) to `ifShared` when it is shared, or to `ifUnbindable` when it is
+   * unbindable (0: leave it). pivot_root refuses a new root whose parent is shared, and an
+   * unbindable mount cannot be bound.
+   */
+  | { op: OpCode.PARENT_PROPAGATION; path: string; ifShared: number; ifUnbindable: number }
+  /** mount_setattr(target resolved IN_ROOT, attrSet/attrClr MOUNT_ATTR_* bits), AT_RECURSIVE with `recursive`. */
+  | { op: OpCode.MOUNT_SETATTR; target: string; attrSet: number; attrClr: number; recursive: boolean }
+  /**
+   * On the host, before the clone: open_tree(source, OPEN_TREE_CLONE, plus AT_RECURSIVE with
+   * TreeFlag.RECURSIVE), then mount_setattr(attrSet, attrClr) on the top mount when either is not
+   * 0. The detached tree is numbered with IDMAP_TREE's, for MOUNT_TREE: a bind source only the
+   * host's root can reach still mounts in a user-namespaced container.
+   */
+  | { op: OpCode.BIND_TREE; source: string; flags: number; attrSet: number; attrClr: number }
+  /**
+   * For every whole mount (root "/") of one of `fstypes` in /proc/self/mountinfo outside `keep`:
+   * make it rslave and umount2(MNT_DETACH) it, or when that fails with EINVAL or EPERM (locked
+   * in a user namespace) mount a tmpfs over it. A mount point gone meanwhile is skipped.
+   */
+  | { op: OpCode.UNMOUNT_FULL; fstypes: string[]; keep: string };
 
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
@@ -324,6 +351,10 @@ export function opArgs(o: Op): Arg[] {
     case OpCode.SET_MEMPOLICY: return [num(o.mode), num(o.flags), vec(o.nodes)];
     case OpCode.IDMAP_TREE: return [str(o.source), str(o.uidMap), str(o.gidMap), num(o.flags), num(o.attrSet), num(o.attrClr)];
     case OpCode.MOUNT_TREE: return [num(o.index), str(o.target), num(o.mflags)];
+    case OpCode.PARENT_PROPAGATION: return [str(o.path), num(o.ifShared), num(o.ifUnbindable)];
+    case OpCode.MOUNT_SETATTR: return [str(o.target), num(o.attrSet), num(o.attrClr), num(o.recursive)];
+    case OpCode.BIND_TREE: return [str(o.source), num(o.flags), num(o.attrSet), num(o.attrClr)];
+    case OpCode.UNMOUNT_FULL: return [list(o.fstypes), str(o.keep)];
   }
 }
 

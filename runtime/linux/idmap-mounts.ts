@@ -5,20 +5,22 @@
 import type { IDMapping, Mount } from '../../spec/types/runtime';
 import { TrunError } from '../errors';
 import { OpCode, TreeFlag, type Op } from '../init/protocol';
-import { MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_NOSYMFOLLOW, MS_RDONLY, MS_REC, MS_RELATIME, MS_STRICTATIME, type ParsedMountOptions } from './mount-options';
+import {
+  MOUNT_ATTR__ATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NOSYMFOLLOW,
+  MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME, MOUNT_ATTR_STRICTATIME,
+  MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_NOSYMFOLLOW, MS_RDONLY, MS_REC, MS_RELATIME, MS_STRICTATIME, type ParsedMountOptions,
+} from './mount-options';
 
-/** MOUNT_ATTR_* bits from <linux/mount.h>: a bind's ro, nosuid... as mount_setattr(2) takes them. */
+/** A bind's MS_* flags and the MOUNT_ATTR_* bits mount_setattr(2) takes for them. */
 const MOUNT_ATTR: ReadonlyArray<[ms: number, attr: number]> = [
-  [MS_RDONLY, 0x1],
-  [MS_NOSUID, 0x2],
-  [MS_NODEV, 0x4],
-  [MS_NOEXEC, 0x8],
-  [MS_NODIRATIME, 0x80],
-  [MS_NOSYMFOLLOW, 0x200000],
+  [MS_RDONLY, MOUNT_ATTR_RDONLY],
+  [MS_NOSUID, MOUNT_ATTR_NOSUID],
+  [MS_NODEV, MOUNT_ATTR_NODEV],
+  [MS_NOEXEC, MOUNT_ATTR_NOEXEC],
+  [MS_NODIRATIME, MOUNT_ATTR_NODIRATIME],
+  [MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW],
 ];
-/** The atime mode is a 3-bit field (MOUNT_ATTR__ATIME): relatime is 0 in it. */
-const MOUNT_ATTR__ATIME = 0x70;
-const ATIME_MODES: ReadonlyArray<[ms: number, attr: number]> = [[MS_RELATIME, 0x0], [MS_NOATIME, 0x10], [MS_STRICTATIME, 0x20]];
+const ATIME_MODES: ReadonlyArray<[ms: number, attr: number]> = [[MS_RELATIME, MOUNT_ATTR_RELATIME], [MS_NOATIME, MOUNT_ATTR_NOATIME], [MS_STRICTATIME, MOUNT_ATTR_STRICTATIME]];
 
 /** The container's own mappings, when it has a user namespace (the default for "idmap" alone). */
 export interface ContainerMappings {

@@ -68,6 +68,44 @@ const PROPAGATION_OPTIONS: Readonly<Record<string, number>> = {
   runbindable: MS_UNBINDABLE | MS_REC,
 };
 
+/** mount_setattr(2)'s MOUNT_ATTR_* bits. */
+export const MOUNT_ATTR_RDONLY = 0x1;
+export const MOUNT_ATTR_NOSUID = 0x2;
+export const MOUNT_ATTR_NODEV = 0x4;
+export const MOUNT_ATTR_NOEXEC = 0x8;
+/** The atime mode is a field, not a bit: clear all of it to set one. RELATIME is its zero. */
+export const MOUNT_ATTR__ATIME = 0x70;
+export const MOUNT_ATTR_RELATIME = 0x0;
+export const MOUNT_ATTR_NOATIME = 0x10;
+export const MOUNT_ATTR_STRICTATIME = 0x20;
+export const MOUNT_ATTR_NODIRATIME = 0x80;
+export const MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
+
+/**
+ * The recursive options runc 1.1 takes ("rro": read-only, submounts included): applied with
+ * mount_setattr(AT_RECURSIVE) after the mount, as bits to set and bits to clear.
+ */
+export const RECURSIVE_OPTIONS: Readonly<Record<string, { set: number; clr: number }>> = {
+  rro: { set: MOUNT_ATTR_RDONLY, clr: 0 },
+  rrw: { set: 0, clr: MOUNT_ATTR_RDONLY },
+  rnosuid: { set: MOUNT_ATTR_NOSUID, clr: 0 },
+  rsuid: { set: 0, clr: MOUNT_ATTR_NOSUID },
+  rnodev: { set: MOUNT_ATTR_NODEV, clr: 0 },
+  rdev: { set: 0, clr: MOUNT_ATTR_NODEV },
+  rnoexec: { set: MOUNT_ATTR_NOEXEC, clr: 0 },
+  rexec: { set: 0, clr: MOUNT_ATTR_NOEXEC },
+  rnodiratime: { set: MOUNT_ATTR_NODIRATIME, clr: 0 },
+  rdiratime: { set: 0, clr: MOUNT_ATTR_NODIRATIME },
+  rrelatime: { set: MOUNT_ATTR_RELATIME, clr: MOUNT_ATTR__ATIME },
+  rnorelatime: { set: 0, clr: MOUNT_ATTR__ATIME },
+  rnoatime: { set: MOUNT_ATTR_NOATIME, clr: MOUNT_ATTR__ATIME },
+  ratime: { set: 0, clr: MOUNT_ATTR_NOATIME },
+  rstrictatime: { set: MOUNT_ATTR_STRICTATIME, clr: MOUNT_ATTR__ATIME },
+  rnostrictatime: { set: 0, clr: MOUNT_ATTR_STRICTATIME },
+  rnosymfollow: { set: MOUNT_ATTR_NOSYMFOLLOW, clr: 0 },
+  rsymfollow: { set: 0, clr: MOUNT_ATTR_NOSYMFOLLOW },
+};
+
 /** Options trun accepts and handles elsewhere (or deliberately ignores, as runc does). */
 const IGNORED_OPTIONS = new Set(['tmpcopyup']);
 
@@ -82,6 +120,8 @@ export interface ParsedMountOptions {
   data: string;
   /** "idmap" or "ridmap" was given (the last one wins). */
   idmap?: { recursive: boolean };
+  /** Recursive attributes ("rro"...), later options winning over earlier ones. */
+  recursive?: { set: number; clr: number };
 }
 
 export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
@@ -89,9 +129,14 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
   const propagation: number[] = [];
   const data: string[] = [];
   let idmap: { recursive: boolean } | undefined;
+  let recursive: { set: number; clr: number } | undefined;
   for (const opt of options) {
     const f = FLAG_OPTIONS[opt];
-    if (f) {
+    const r = RECURSIVE_OPTIONS[opt];
+    if (r) {
+      const prev = recursive ?? { set: 0, clr: 0 };
+      recursive = { set: (prev.set & ~r.clr) | r.set, clr: (prev.clr & ~r.set) | r.clr };
+    } else if (f) {
       flags = f.clear ? flags & ~f.flag : flags | f.flag;
     } else if (PROPAGATION_OPTIONS[opt] !== undefined) {
       propagation.push(PROPAGATION_OPTIONS[opt]!);
@@ -101,7 +146,7 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
       data.push(opt);
     }
   }
-  return { flags, propagation, data: data.join(','), ...(idmap ? { idmap } : {}) };
+  return { flags, propagation, data: data.join(','), ...(idmap ? { idmap } : {}), ...(recursive ? { recursive } : {}) };
 }
 
 export function propagationFlag(name: string): number | undefined {

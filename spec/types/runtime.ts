@@ -159,7 +159,7 @@ export interface Linux {
   namespaces?: LinuxNamespace[];
   resources?: LinuxResources;
   cgroupsPath?: string;
-  rootfsPropagation?: "private" | "shared" | "slave" | "unbindable";
+  rootfsPropagation?: "private" | "shared" | "slave" | "unbindable" | "rprivate" | "rshared" | "rslave" | "runbindable";
   seccomp?: LinuxSeccomp;
   sysctl?: Annotations;
   maskedPaths?: ArrayOfStrings;

@@ -113,6 +113,12 @@ const everyOp: Op[] = [
   { op: OpCode.SET_MEMPOLICY, mode: 0, flags: 0, nodes: [] },
   { op: OpCode.IDMAP_TREE, source: weird, uidMap: '0 100000 65536\n1 2 3\n', gidMap: '', flags: TreeFlag.RECURSIVE | TreeFlag.IDMAP_RECURSIVE, attrSet: 0x200000 | 0x7, attrClr: 0x70 },
   { op: OpCode.MOUNT_TREE, index: 0xffffffff, target: '/data', mflags: MountFlag.IN_ROOT | MountFlag.MKFILE },
+  { op: OpCode.PARENT_PROPAGATION, path: weird, ifShared: 0x40000, ifUnbindable: 0 },
+  { op: OpCode.MOUNT_SETATTR, target: '/data', attrSet: 0x1, attrClr: 0xffffffff, recursive: true },
+  { op: OpCode.MOUNT_SETATTR, target: weird, attrSet: 0, attrClr: 0, recursive: false },
+  { op: OpCode.BIND_TREE, source: weird, flags: TreeFlag.RECURSIVE, attrSet: 0x7, attrClr: 0 },
+  { op: OpCode.UNMOUNT_FULL, fstypes: ['proc', 'sysfs', weird], keep: '/run/bundle/rootfs' },
+  { op: OpCode.UNMOUNT_FULL, fstypes: [], keep: '' },
 ];
 
 test('every opcode is covered by the round-trip plan', () => {
