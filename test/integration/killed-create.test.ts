@@ -6,11 +6,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type HostSnapshot, TestEnv, newProcesses, ours, snapshot } from '../helpers/trun';
+import { type HostSnapshot, TRUN, TestEnv, newProcesses, ours, snapshot } from '../helpers/trun';
 import type { Spec } from '../../spec/types/runtime';
 
 const env = new TestEnv('killed-create');
 test.after(() => env.cleanup());
+// Through the front end, the warm server starts with the first command: started before any test
+// looks for new processes.
+test.before(() => { env.trun(['list']); });
 
 /** Every v1 hierarchy and the unified one, as mounted on this host. */
 const HIERARCHIES = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
@@ -29,9 +32,13 @@ async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Pro
   }
 }
 
-/** Starts `trun create`, waits for `cond`, SIGKILLs that trun and waits for it to be gone. */
+/**
+ * Starts `trun create`, waits for `cond`, SIGKILLs that trun and waits for it to be gone. Always
+ * the cold path's process, which does the work itself (a killed front end would leave the warm
+ * server's create to finish or undo itself).
+ */
 async function killCreateWhen(id: string, bundle: string, cond: () => boolean, what: string): Promise<void> {
-  const child = env.spawn(['create', '-b', bundle, id]);
+  const child = env.spawn(['create', '-b', bundle, id], { cli: [process.execPath, TRUN] });
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
   let done = false;
   void exited.then(() => { done = true; });
