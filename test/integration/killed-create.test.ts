@@ -48,6 +48,15 @@ async function killCreateWhen(id: string, bundle: string, cond: () => boolean, w
   await exited;
 }
 
+/** A create of a new container killed once its cgroups exist (most often before its state.json). */
+async function killOnceCgroupsExist(prefix: string): Promise<{ id: string; before: HostSnapshot; stateFile: string }> {
+  const id = env.id(prefix);
+  const before = snapshot();
+  const stateFile = path.join(env.root, id, 'state.json');
+  await killCreateWhen(id, env.bundle(() => {}, ['sleep', '1000']), () => cgroupsOf(id).length > 0 && !fs.existsSync(stateFile), 'the cgroups');
+  return { id, before, stateFile };
+}
+
 /** After a killed create: delete --force leaves nothing, and the id can be created again. */
 function assertDeleteForceCleans(id: string, before: HostSnapshot): void {
   assert.ok(fs.existsSync(path.join(env.root, id)), 'the killed create left its state dir');
@@ -74,11 +83,7 @@ test('create killed right after its state dir appears: delete --force removes ev
 });
 
 test('create killed once its cgroups exist, before state.json: listed as runc does, then delete --force removes everything', async () => {
-  const bundle = env.bundle(() => {}, ['sleep', '1000']);
-  const id = env.id('killcg');
-  const before = snapshot();
-  const stateFile = path.join(env.root, id, 'state.json');
-  await killCreateWhen(id, bundle, () => cgroupsOf(id).length > 0 && !fs.existsSync(stateFile), 'the cgroups');
+  const { id, before, stateFile } = await killOnceCgroupsExist('killcg');
   if (!fs.existsSync(stateFile)) {
     // runc 1.1: the directory is not listed, its id is named on stderr, and list succeeds.
     const r = env.trun(['list']);
@@ -108,11 +113,7 @@ test('create killed while a createRuntime hook runs: delete --force removes ever
 });
 
 test('delete without --force removes a killed create\'s directory and says the container does not exist (runc)', async () => {
-  const bundle = env.bundle(() => {}, ['sleep', '1000']);
-  const id = env.id('killnf');
-  const before = snapshot();
-  const stateFile = path.join(env.root, id, 'state.json');
-  await killCreateWhen(id, bundle, () => cgroupsOf(id).length > 0 && !fs.existsSync(stateFile), 'the cgroups');
+  const { id, before, stateFile } = await killOnceCgroupsExist('killnf');
   const r = env.trun(['delete', id]);
   if (fs.existsSync(stateFile)) {
     // Killed just after state.json was written: an ordinary stopped (or created) container.
