@@ -1,10 +1,12 @@
-// Lock files that name their holder: "<pid> <pid>.<n>". The pid lets a waiter take over a lock
-// whose holder died (a trun, or a warm server with all its commands); the suffix tells apart
-// two commands of one process, so one never releases the other's lock. Used for containers'
-// state dirs, trun-bundle's store and its networks.
+// Lock files that name their holder: "<pid> <pid>.<n> <start time>". The pid lets a waiter take
+// over a lock whose holder died (a trun, or a warm server with all its commands), and the start
+// time (/proc/<pid>/stat) tells that holder apart from a process that got its pid later: pids are
+// reused (pid_max may be 32768), and a stale lock would otherwise make every command on the
+// container wait for the timeout. The suffix tells apart two commands of one process, so one never
+// releases the other's lock. Used for containers' state dirs, trun-bundle's store and its networks.
 import * as fs from 'node:fs';
 import { TrunError, sysError } from './errors';
-import { isAlive } from './linux/proc';
+import { isAlive, readProcStat } from './linux/proc';
 
 let serial = 0;
 
@@ -14,10 +16,23 @@ export function uniqueSuffix(): string {
   return `${process.pid}.${serial}`;
 }
 
-/** The pid that holds a lock, from its content "<pid>" or "<pid> <holder>". */
+/** The pid that holds a lock, from its content "<pid>", "<pid> <holder>" or "<pid> <holder> <start time>". */
 export function lockHolderPid(content: string): number {
   const pid = Number(content.split(' ')[0]);
   return Number.isInteger(pid) && pid > 0 ? pid : 0;
+}
+
+/** The holder's start time when the lock records one (locks written before it was recorded do not). */
+export function lockHolderStartTime(content: string): number | undefined {
+  const field = content.split(' ')[2];
+  const t = field === undefined ? NaN : Number(field);
+  return Number.isInteger(t) && t > 0 ? t : undefined;
+}
+
+let ownStartTime: number | undefined;
+function selfStartTime(): number {
+  ownStartTime ??= readProcStat(process.pid)?.startTime ?? 0;
+  return ownStartTime;
 }
 
 export interface PidLockOptions {
@@ -31,7 +46,7 @@ export interface PidLockOptions {
 /** Takes the lock, waiting while a live holder has it; returns the release function. */
 export async function acquirePidLock(file: string, opts: PidLockOptions): Promise<() => void> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
-  const mine = `${process.pid} ${uniqueSuffix()}`;
+  const mine = `${process.pid} ${uniqueSuffix()} ${selfStartTime()}`;
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
     try {
       const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
@@ -50,15 +65,18 @@ export async function acquirePidLock(file: string, opts: PidLockOptions): Promis
       if (code !== 'EEXIST') throw sysError('open', file, e);
     }
     let holder = 0;
+    let holderStart: number | undefined;
     let young = false;
     try {
-      holder = lockHolderPid(fs.readFileSync(file, 'utf8'));
+      const content = fs.readFileSync(file, 'utf8');
+      holder = lockHolderPid(content);
+      holderStart = lockHolderStartTime(content);
       // Empty: its holder may be between its open and its write; only an old one is abandoned.
       young = !holder && Date.now() - fs.statSync(file).mtimeMs < 1000;
     } catch {
       continue; // released between our open and read
     }
-    if (!young && (!holder || !isAlive(holder))) {
+    if (!young && (!holder || !isAlive(holder, holderStart))) {
       fs.rmSync(file, { force: true });
       continue;
     }

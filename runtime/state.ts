@@ -1,5 +1,6 @@
-// The state store under --root: one directory per container holding state.json, the exec fifo
-// and a lock file, so two trun commands on the same id never interleave.
+// The state store under --root: one directory per container holding state.json, the exec fifo,
+// a lock file, so two trun commands on the same id never interleave, and the record of what a
+// create is about to make (so that a create killed before state.json can still be undone).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Spec } from '../spec/types/runtime';
@@ -10,6 +11,8 @@ export const DEFAULT_ROOT = '/run/trun';
 export const STATE_FILE = 'state.json';
 export const FIFO_FILE = 'exec.fifo';
 const LOCK_FILE = 'lock';
+/** Written by create before it makes anything outside the state dir: see CreatingRecord. */
+const CREATING_FILE = 'creating.json';
 
 export { lockHolderPid, uniqueSuffix } from './pid-lock';
 
@@ -33,6 +36,17 @@ export interface StoredState {
   config: Spec;
   /** Created with --no-new-keyring: exec keeps the caller's session keyring too. */
   noNewKeyring?: boolean;
+}
+
+/**
+ * What a create records before it makes the container's cgroups. A create killed before
+ * state.json leaves only this behind, and `delete` undoes what it names: the cgroups hold every
+ * process the create started (the init joins them before it receives its plan).
+ */
+export interface CreatingRecord {
+  id: string;
+  /** As in StoredState: one directory per controller ("unified" for cgroup v2). */
+  cgroupPaths: Record<string, string>;
 }
 
 const ID_RE = /^[\w+.-]+$/;
@@ -78,6 +92,27 @@ export class StateStore {
     return fs.existsSync(path.join(this.dir(id), STATE_FILE));
   }
 
+  /** The container's directory exists, with or without its state (a create in progress, or killed). */
+  hasDir(id: string): boolean {
+    return fs.existsSync(this.dir(id));
+  }
+
+  /** Records what create is about to make; written (atomically) before it is made. */
+  saveCreating(rec: CreatingRecord): void {
+    this.writeAtomic(rec.id, CREATING_FILE, rec);
+  }
+
+  /** The create record, or undefined when there is none (or it cannot be read: then nothing was made). */
+  loadCreating(id: string): CreatingRecord | undefined {
+    try {
+      const rec = JSON.parse(fs.readFileSync(path.join(this.dir(id), CREATING_FILE), 'utf8')) as Partial<CreatingRecord>;
+      if (rec.id !== id || typeof rec.cgroupPaths !== 'object' || rec.cgroupPaths === null) return undefined;
+      return { id, cgroupPaths: rec.cgroupPaths };
+    } catch {
+      return undefined;
+    }
+  }
+
   load(id: string): StoredState {
     const file = path.join(this.dir(id), STATE_FILE);
     let text: string;
@@ -96,14 +131,18 @@ export class StateStore {
 
   /** Atomic: written to a temporary file, then renamed over state.json. */
   save(state: StoredState): void {
-    const dir = this.dir(state.id);
-    const tmp = path.join(dir, `.${STATE_FILE}.${uniqueSuffix()}`);
+    this.writeAtomic(state.id, STATE_FILE, state);
+  }
+
+  private writeAtomic(id: string, name: string, value: unknown): void {
+    const dir = this.dir(id);
+    const tmp = path.join(dir, `.${name}.${uniqueSuffix()}`);
     try {
-      fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
-      fs.renameSync(tmp, path.join(dir, STATE_FILE));
+      fs.writeFileSync(tmp, JSON.stringify(value), { mode: 0o600 });
+      fs.renameSync(tmp, path.join(dir, name));
     } catch (e) {
       fs.rmSync(tmp, { force: true });
-      throw sysError('write', path.join(dir, STATE_FILE), e, state.id);
+      throw sysError('write', path.join(dir, name), e, id);
     }
   }
 
@@ -111,9 +150,11 @@ export class StateStore {
     fs.rmSync(this.dir(id), { recursive: true, force: true });
   }
 
+  /** Every container directory, with or without state.json (see `exists`). */
   list(): string[] {
     try {
-      return fs.readdirSync(this.root).filter((n) => ID_RE.test(n) && fs.existsSync(path.join(this.root, n, STATE_FILE)));
+      return fs.readdirSync(this.root, { withFileTypes: true }).filter((e) => e.isDirectory() && ID_RE.test(e.name))
+        .map((e) => e.name).sort();
     } catch {
       return [];
     }

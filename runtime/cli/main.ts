@@ -126,7 +126,7 @@ const COMMANDS: Record<string, Command> = {
       const o: import('../commands/exec').ExecOptions = {
         id: idOf(p), args: p.positional.slice(1), tty: bool(p, 'tty'), detach: bool(p, 'detach'),
         env: list(p, 'env'), additionalGids: gids, caps: list(p, 'cap'), noNewPrivs: bool(p, 'no-new-privs'),
-        preserveFds: num(p, 'preserve-fds') ?? 0, ignorePaused: bool(p, 'ignore-paused'),
+        preserveFds: num(p, 'preserve-fds') ?? 0, ignorePaused: bool(p, 'ignore-paused'), cgroups: list(p, 'cgroup'),
         forwardSignals: (forward) => forwardSignals(host.signals, forward),
       };
       const setIf = <K extends keyof typeof o>(k: K, v: (typeof o)[K] | undefined) => { if (v !== undefined) o[k] = v; };

@@ -97,16 +97,25 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
   const store = storeOf(ctx);
   store.reserve(id);
   const release = await store.lock(id);
-  let cgroup: CgroupManager | undefined;
+  // What a failure undoes: the container's cgroup, unless it was shared with processes already there.
+  let undoCgroup: CgroupManager | undefined;
   let pid = 0;
   let saved: StoredState | undefined;
   let netDevices: MovedNetDevices | undefined;
   try {
-    cgroup = cgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.global.systemdCgroup });
-    cgroup.create();
     const resources = spec.linux?.resources ?? {};
+    const manager = cgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.global.systemdCgroup });
+    manager.check(resources);
+    // As runc 1.1: a cgroup that already holds processes is shared, with a warning. A failed
+    // create leaves such a cgroup to its other processes; `delete` kills them, as runc's does.
+    const present = manager.pids().length;
+    if (present > 0) ctx.warn(`container's cgroup is not empty: ${present} process(es) found`);
+    else undoCgroup = manager;
+    // Before the cgroups exist: a create killed from here on leaves the record `delete` undoes.
+    store.saveCreating({ id, cgroupPaths: manager.paths });
+    for (const w of manager.create()) ctx.warn(w);
     const devices = [...(resources.devices ?? []), ...DEFAULT_DEVICE_RULES];
-    for (const w of cgroup.apply({ ...resources, devices })) ctx.warn(w);
+    for (const w of manager.apply({ ...resources, devices })) ctx.warn(w);
 
     const plan = compileCreatePlan({
       id,
@@ -118,7 +127,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       noPivot: opts.noPivot ?? false,
       foreground,
       noNewKeyring: opts.noNewKeyring ?? false,
-      cgroupMounts: cgroupMountSources(cgroup),
+      cgroupMounts: cgroupMountSources(manager),
       // sysfs is read only for a config that asks for a policy: every command is a process start.
       host: { ...probeHostSecurity(), ...(spec.linux?.memoryPolicy ? { memoryNodes: probeMemoryNodes() } : {}) },
       isDirectory: (p) => {
@@ -138,23 +147,22 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       created: new Date().toISOString(),
       owner: os.userInfo().username,
       annotations: stringRecord(spec.annotations),
-      cgroupPaths: cgroup.paths,
+      cgroupPaths: manager.paths,
       config: spec,
       ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
     };
     const hookState = (status: Status) => ociState(state, status);
-    const cg = cgroup;
 
     const result = await launchInit({
       // The device filter first: the init is on the host, as root, until the plan moves it.
-      ops: [...deviceFilterOps(cg, devices), ...plan.ops],
+      ops: [...deviceFilterOps(manager, devices), ...plan.ops],
       stdio: ['inherit', 'inherit', 'inherit'],
       spawner: ctx.spawner,
       preserveFds,
       id,
       keepChild: foreground,
       finalSync: 'created',
-      beforePlan: (initPid) => cg.addProcess(initPid),
+      beforePlan: (initPid) => manager.addProcess(initPid),
       onPid: (p) => {
         pid = p;
         state.pid = p;
@@ -198,7 +206,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
     return { ...result, state };
   } catch (e) {
     netDevices?.rollback(ctx.warn);
-    await cleanupFailedCreate(pid, cgroup);
+    await cleanupFailedCreate(pid, undoCgroup);
     // The spec: a failed create continues with delete, whose poststop hooks undo what hooks did.
     if (saved) await runHooksLogged('poststop', saved.config.hooks?.poststop, ociState(saved, 'stopped'), id, ctx.warn);
     store.remove(id);

@@ -1,44 +1,85 @@
 // `trun delete`: remove a stopped container (or, with --force, kill it first): its processes,
-// cgroup and state directory; poststop hooks run last.
+// cgroup and state directory; poststop hooks run last. Also removes what a create that never
+// finished left behind (a directory without state.json).
 import { cgroupOf, ociState, statusOf } from '../container';
 import type { Context } from '../context';
 import { storeOf } from '../context';
 import { TrunError } from '../errors';
 import { runHooksLogged } from '../hooks';
+import { loadCgroupManager } from '../linux/cgroups';
 import { waitGone } from '../linux/proc';
+import type { StateStore, StoredState } from '../state';
 
 export interface DeleteOptions {
   id: string;
   force?: boolean;
 }
 
+function notExist(id: string): TrunError {
+  return new TrunError('ENOTEXIST', 'container does not exist', { id });
+}
+
 export async function deleteContainer(ctx: Context, opts: DeleteOptions): Promise<void> {
   const store = storeOf(ctx);
   const id = opts.id;
-  if (!store.exists(id)) {
+  if (!store.hasDir(id)) {
     if (opts.force) return; // runc: deleting what is not there with --force is not an error
-    throw new TrunError('ENOTEXIST', 'container does not exist', { id });
+    throw notExist(id);
   }
-  const release = await store.lock(id);
+  // Taken before looking for state.json: a create still running holds the lock until it is done.
+  let release: () => void;
   try {
-    const st = store.load(id);
-    const status = statusOf(st, store);
-    if ((status === 'running' || status === 'paused') && !opts.force) {
-      throw new TrunError('ESTILLRUNNING', `cannot delete container ${id} that is not stopped: ${status}`, { id });
+    release = await store.lock(id);
+  } catch (e) {
+    if (opts.force && e instanceof TrunError && e.code === 'ENOTEXIST') return; // deleted meanwhile
+    throw e;
+  }
+  try {
+    let st: StoredState;
+    try {
+      st = store.load(id);
+    } catch (e) {
+      // No state (a create killed before it wrote one), or, with --force, a state that cannot
+      // be read. As runc, the directory goes, and without --force the answer is still an error.
+      const missing = e instanceof TrunError && e.code === 'ENOTEXIST';
+      if (!missing && !opts.force) throw e;
+      removeUnfinished(store, id);
+      if (missing && !opts.force) throw notExist(id);
+      return;
     }
-    const cgroup = cgroupOf(st);
-    if (status !== 'stopped') {
-      try { process.kill(st.pid, 'SIGKILL'); } catch { /* exited meanwhile */ }
-      if (status === 'paused') cgroup.thaw();
-    }
-    cgroup.killAll(9);
-    if (!(await waitGone(st.pid, st.pidStartTime, 10_000))) {
-      throw new TrunError('ESYS', `container init ${st.pid} did not exit after SIGKILL`, { id });
-    }
-    cgroup.destroy();
-    await runHooksLogged('poststop', st.config.hooks?.poststop, ociState(st, 'stopped'), id, ctx.warn);
-    store.remove(id);
+    await deleteLoaded(ctx, store, st, opts.force ?? false);
   } finally {
     release();
   }
+}
+
+async function deleteLoaded(ctx: Context, store: StateStore, st: StoredState, force: boolean): Promise<void> {
+  const id = st.id;
+  const status = statusOf(st, store);
+  if ((status === 'running' || status === 'paused') && !force) {
+    throw new TrunError('ESTILLRUNNING', `cannot delete container ${id} that is not stopped: ${status}`, { id });
+  }
+  const cgroup = cgroupOf(st);
+  if (status !== 'stopped') {
+    try { process.kill(st.pid, 'SIGKILL'); } catch { /* exited meanwhile */ }
+    if (status === 'paused') cgroup.thaw();
+  }
+  cgroup.killAll(9);
+  if (!(await waitGone(st.pid, st.pidStartTime, 10_000))) {
+    throw new TrunError('ESYS', `container init ${st.pid} did not exit after SIGKILL`, { id });
+  }
+  cgroup.destroy();
+  await runHooksLogged('poststop', st.config.hooks?.poststop, ociState(st, 'stopped'), id, ctx.warn);
+  store.remove(id);
+}
+
+/**
+ * Undoes a create that never wrote its state: the cgroups it recorded before making them (with
+ * every process it started: the init joins them before it gets its plan), then the directory
+ * (lock, fifo, partial files). No hook has run before the state is written, so none runs now.
+ */
+function removeUnfinished(store: StateStore, id: string): void {
+  const rec = store.loadCreating(id);
+  if (rec) loadCgroupManager(rec.cgroupPaths, id).destroy();
+  store.remove(id);
 }

@@ -10,6 +10,7 @@ import { TrunError } from '../errors';
 import { EXEC_CGROUP_SYNC, compileExecPlan, execNeedsCgroupSync, execRelaysTerminal } from '../exec-plan';
 import { childExitCode, launchInit } from '../init/launch';
 import { CAPABILITIES } from '../linux/capabilities';
+import { execCgroupPaths, loadCgroupManager } from '../linux/cgroups';
 import { probeMemoryNodes } from '../linux/memory-policy';
 import { SECCOMP_NOTIFY_SYNC, containerProcessState, listenerError } from '../linux/seccomp';
 import { probeHostSecurity } from '../linux/security';
@@ -35,6 +36,8 @@ export interface ExecOptions {
   apparmor?: string;
   processLabel?: string;
   ignorePaused: boolean;
+  /** --cgroup: existing sub-cgroups of the container's to put the process in ("[controller[,controller]:]path"). */
+  cgroups?: string[];
   /** Subscribes a forwarder to the signals trun receives (foreground only); returns the unsubscribe function. */
   forwardSignals?: (forward: (signal: NodeJS.Signals) => void) => () => void;
 }
@@ -110,6 +113,7 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
   const base = opts.processFile ? readProcessFile(path.resolve(ctx.cwd, opts.processFile), id) : st.config.process;
   if (!base) throw new TrunError('EINVAL', 'the container has no process to start from: use --process', { id });
   const proc = execProcessSpec(base, opts);
+  const cgroup = opts.cgroups?.length ? loadCgroupManager(execCgroupPaths(st.cgroupPaths, opts.cgroups, id), id) : cgroupOf(st);
   const consoleSocket = opts.consoleSocket ? path.resolve(ctx.cwd, opts.consoleSocket) : undefined;
   const ops = compileExecPlan({
     id,
@@ -139,7 +143,6 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
     else pending.push(sig);
   });
   try {
-    const cgroup = cgroupOf(st);
     // In the container's cgroup before it forks into the namespaces: every descendant is too.
     // With execCPUAffinity.initial, only once the init has set that affinity (a sync point).
     const lateCgroup = execNeedsCgroupSync(proc);

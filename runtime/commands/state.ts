@@ -12,6 +12,11 @@ export function containerState(ctx: Context, id: string): ContainerState {
   return ociState(st, statusOf(st, store));
 }
 
+/**
+ * Every container that can be loaded. As runc, a directory that cannot (a create in progress or
+ * killed before its state was written, a damaged state) is named in a warning, not listed, and
+ * the others are still listed; `delete` removes such a directory.
+ */
 export function listContainers(ctx: Context): ContainerState[] {
   const store = storeOf(ctx);
   const out: ContainerState[] = [];
@@ -20,8 +25,9 @@ export function listContainers(ctx: Context): ContainerState[] {
       const st = store.load(id);
       out.push(ociState(st, statusOf(st, store)));
     } catch (e) {
+      if (!(e instanceof TrunError)) throw e;
       // a container deleted while we listed is simply not there
-      if (!(e instanceof TrunError && e.code === 'ENOTEXIST')) throw e;
+      if (e.code !== 'ENOTEXIST' || store.hasDir(id)) ctx.warn(`load container ${id}: ${e.message}`);
     }
   }
   return out;

@@ -35,9 +35,22 @@ export async function updateContainer(ctx: Context, opts: UpdateOptions): Promis
   try {
     const st = store.load(opts.id);
     if (statusOf(st, store) === 'stopped') throw new TrunError('ENOTRUNNING', 'container not running', { id: opts.id });
-    const plan = planUpdate(st.config.linux?.resources, requested);
+    const current = st.config.linux?.resources;
+    const plan = planUpdate(current, requested);
     if (plan.ignoredDevices) ctx.warn('update: linux.resources.devices cannot be changed on a live container: ignored');
-    for (const w of cgroupOf(st).apply(plan.apply)) ctx.warn(w);
+    const cgroup = cgroupOf(st);
+    try {
+      for (const w of cgroup.apply(plan.apply)) ctx.warn(w);
+    } catch (e) {
+      // Some settings may be written already: as runc, put back what state.json says (best effort).
+      try {
+        const { devices: _kept, ...before } = current ?? {};
+        cgroup.apply(before);
+      } catch (back) {
+        ctx.warn(`setting back cgroup configs failed due to error: ${(back as Error).message}, your state.json and actual configs might be inconsistent`);
+      }
+      throw e;
+    }
     st.config.linux = { ...st.config.linux, resources: plan.store };
     store.save(st);
   } finally {

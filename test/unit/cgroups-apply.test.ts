@@ -197,7 +197,7 @@ test('v1: checkBeforeUpdate refuses a limit below current usage', () => {
 
 test('v1: no cgroup v2, so unified is an error; swap without memsw is a warning', () => {
   const f = fake(V1_MOUNTINFO, []);
-  einval(() => manager(f).apply({ unified: { 'memory.high': '1' } }), /unified needs cgroup v2/);
+  einval(() => manager(f).apply({ unified: { 'memory.high': '1' } }), /cannot use unified on cgroup v1/);
   const w = manager(f).apply({ memory: { limit: 100, swap: 200 } });
   assert.match(w.join('\n'), /swap limit is not supported/);
 });
@@ -210,6 +210,11 @@ test('hybrid: v1 controllers on v1, hugetlb on unified; a missing v1 controller 
   assert.is(f.read('unified', 'memory.max'), ''); // memory is v1's here, untouched on unified
   einval(() => manager(f).apply({ rdma: { mlx5_0: { hcaHandles: 2 } } }), /controller "rdma", which is not available/);
   einval(() => manager(f).apply({ network: { priorities: [{ name: 'eth0', priority: 1 }] } }), /"net_prio", which is not mounted/);
+  // As runc's v1 manager: unified keys are refused on a hybrid host, before anything is written.
+  einval(() => manager(f).apply({ memory: { limit: 8192 }, unified: { 'hugetlb.2MB.max': '1' } }), /cannot use unified on cgroup v1/);
+  assert.is(f.read('memory', 'memory.limit_in_bytes'), '4096');
+  einval(() => loadCgroupManager(manager(f).paths).check({ unified: { 'hugetlb.2MB.max': '1' } }), /cannot use unified on cgroup v1/);
+  manager(f).check({ unified: {} });
 });
 
 test('mount sources: one cgroup2 entry on v2, each hierarchy named on hybrid', () => {

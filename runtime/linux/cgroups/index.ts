@@ -4,3 +4,4 @@ export { type CgroupHost, type CgroupMode, detectHost, detectSystemHost, parsePr
 export { type CgroupStats } from './stats';
 export { DEFAULT_PARENT, UNIFIED, innerPath } from './paths';
 export { deviceFilterOps } from './device-filter';
+export { execCgroupPaths } from './sub-cgroups';

@@ -19,6 +19,12 @@ export interface CgroupManager {
   readonly paths: Record<string, string>;
   /** Creates the directories on every hierarchy (idempotent). Returns warnings. */
   create(): string[];
+  /**
+   * Refuses, before anything is made or written, what this host's cgroups cannot take at all:
+   * `unified` keys where the controllers are on cgroup v1 (runc's v1 manager refuses them too,
+   * hybrid hosts included).
+   */
+  check(resources: LinuxResources): void;
   /** Writes the limits (create and `trun update`). Returns warnings for settings the kernel lacks. */
   apply(resources: LinuxResources): string[];
   /** Moves a process into the cgroup on every hierarchy. */
@@ -141,7 +147,21 @@ class Manager implements CgroupManager {
     return warnings;
   }
 
+  check(r: LinuxResources): void {
+    if (Object.keys(r.unified ?? {}).length === 0) return;
+    // The paths say it for a re-attached manager: a v1 controller's key beside (or without) "unified".
+    const onV1 = this.host ? this.host.mode !== 'v2' : Object.keys(this.paths).some((k) => k !== UNIFIED && !k.startsWith('name='));
+    if (onV1) {
+      throw new TrunError(
+        'EINVAL',
+        'invalid configuration: cannot use unified on cgroup v1 (linux.resources.unified needs a host whose controllers are all on cgroup v2)',
+        this.details(),
+      );
+    }
+  }
+
   apply(r: LinuxResources): string[] {
+    this.check(r);
     const warnings: string[] = [];
     const unified = this.paths[UNIFIED];
     for (const entry of RESOURCE_TABLE) {
