@@ -105,12 +105,17 @@ export function processSteps(id: string, proc: Process, linux: Linux | undefined
   prepare.push({ op: OpCode.USER, uid: user.uid ?? 0, gid: user.gid ?? 0, groups: user.additionalGids ?? [] });
   prepare.push({ op: OpCode.UMASK, mask: user.umask ?? 0o022 });
   if (caps) {
+    const permitted = capabilityMask(caps.permitted ?? []);
+    const inheritable = capabilityMask(caps.inheritable ?? []);
     prepare.push({
       op: OpCode.CAPSET,
       effective: capabilityMask(caps.effective ?? []),
-      permitted: capabilityMask(caps.permitted ?? []),
-      inheritable: capabilityMask(caps.inheritable ?? []),
-      ambient: capabilityMask(caps.ambient ?? []),
+      permitted,
+      inheritable,
+      // The kernel refuses (EPERM) to raise an ambient capability that is not both permitted
+      // and inheritable; runc and crun skip those and run the container, and so do we. The
+      // configs `runc spec` and `crun spec` write list ambient capabilities with no inheritable set.
+      ambient: capabilityMask(caps.ambient ?? []) & permitted & inheritable,
     });
   }
   prepare.push({ op: OpCode.CHDIR, path: proc.cwd });
