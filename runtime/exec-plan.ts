@@ -79,7 +79,7 @@ export function compileExecPlan(input: ExecPlanInput): Op[] {
   if (!input.noNewKeyring) ops.push(sessionKeyringOp(input.id, input.userns ?? false));
   if (proc.terminal) ops.push({ op: OpCode.CONSOLE, rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 });
   ops.push(...final);
-  const steps = processSteps(input.id, proc, input.linux, input.host, input.preserveFds);
+  const steps = processSteps(input.id, proc, input.linux, input.host, input.preserveFds, { waitsForStart: false });
   ops.push(...steps.prepare, ...steps.finish);
   return ops;
 }
