@@ -164,3 +164,14 @@ export function processSteps(id: string, proc: Process, linux: Linux | undefined
   finish.push({ op: OpCode.EXEC, argv: proc.args });
   return { prepare, finish };
 }
+
+/**
+ * A failed CHDIR step, as runc 1.1 words it, naming the container: `chdir to cwd ("/x") set in
+ * config.json failed: permission denied`. Any other error is returned as it is.
+ */
+export function cwdError(id: string, e: unknown): unknown {
+  if (!(e instanceof TrunError) || e.code !== 'EINIT') return e;
+  const m = /^chdir: chdir "(.*)": ([^\n]*)$/.exec(e.message);
+  if (!m) return e;
+  return new TrunError('EINIT', `container "${id}": chdir to cwd ("${m[1]}") set in config.json failed: ${m[2]}`, { id, path: m[1]!, syscall: 'chdir', cause: e });
+}

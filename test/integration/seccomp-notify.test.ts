@@ -183,13 +183,15 @@ test('an agent that drops the fd: the notified calls fail with ENOSYS', async ()
 });
 
 test('NOTIFY without a listenerPath: a clear error, nothing left', () => {
-  for (const listenerPath of [undefined, '']) {
-    const before = snapshot();
-    const id = env.id();
-    const r = env.trun(['create', '-b', bundleWith(notifyMkdir('/unused', { listenerPath }), ['true']), id]);
-    assert.is(r.code, 1);
-    assert.match(r.stderr, /linux\.seccomp\.listenerPath: must be set when a rule uses SCMP_ACT_NOTIFY \(seccomp listenerPath is not set\)/);
-    assertNothingLeft(env, before, id);
+  for (const command of ['create', 'run']) {
+    for (const listenerPath of [undefined, '']) {
+      const before = snapshot();
+      const id = env.id();
+      const r = env.trun([command, '-b', bundleWith(notifyMkdir('/unused', { listenerPath }), ['true']), id]);
+      assert.is(r.code, 1);
+      assert.match(r.stderr, /linux\.seccomp\.listenerPath: must be set when a rule uses SCMP_ACT_NOTIFY \(seccomp listenerPath is not set\)/);
+      assertNothingLeft(env, before, id);
+    }
   }
 });
 

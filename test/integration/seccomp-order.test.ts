@@ -25,7 +25,7 @@ const TRUE_NEEDS = [
  * CAP_SYS_ADMIN the load needed), so that profile must allow capset too, as Docker's does.
  */
 function minimal(noNewPrivileges: boolean, extra: string[] = []): LinuxSeccomp {
-  const names = [...TRUE_NEEDS, ...(noNewPrivileges ? [] : ['capset']), ...extra];
+  const names = [...TRUE_NEEDS, ...(noNewPrivileges ? [] : ['capset']), ...extra] as LinuxSyscall['names'];
   return { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names, action: 'SCMP_ACT_ALLOW' }] };
 }
 
@@ -101,7 +101,7 @@ function dockerProfile(caps: readonly string[]): LinuxSeccomp {
     && !(r.excludes?.caps ?? []).some((c) => caps.includes(c));
   return {
     defaultAction: raw.defaultAction,
-    architectures: [x86.architecture, ...(x86.subArchitectures ?? [])],
+    architectures: [x86.architecture, ...(x86.subArchitectures ?? [])] as LinuxSeccomp['architectures'],
     syscalls: raw.syscalls.filter(applies).map((r) => ({ names: r.names, action: r.action, ...(r.args?.length ? { args: r.args } : {}) })),
   };
 }
@@ -133,8 +133,9 @@ test('syscalls newer than the profile get ENOSYS; what the profile names, or doe
   const caps = (JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as Spec).process!.capabilities!.bounding!;
   const profile = dockerProfile(caps);
   // mkdirat: named, denied with EACCES.
-  profile.syscalls = profile.syscalls!.map((r) => ({ ...r, names: r.names.filter((n) => n !== 'mkdirat') }));
-  profile.syscalls.push({ names: ['mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 });
+  const rules = profile.syscalls!.map((r) => ({ ...r, names: r.names.filter((n) => n !== 'mkdirat') }) as LinuxSyscall);
+  rules.push({ names: ['mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 });
+  profile.syscalls = rules;
   for (const nnp of [true, false]) {
     const r = env.trun(['run', '-b', rawsysBundle(profile, ['rawsys', 'faccessat2', 'clone3', 'close_range', 'openat2', 'mkdirat', 'faccessat'], nnp), env.id()]);
     assert.is(r.stderr, '');
@@ -142,8 +143,7 @@ test('syscalls newer than the profile get ENOSYS; what the profile names, or doe
     assert.is(r.stdout, 'faccessat2=ENOSYS\nclone3=ENOSYS\nclose_range=ENOSYS\nopenat2=ENOSYS\nmkdirat=EACCES\nfaccessat=0\n', `noNewPrivileges=${nnp}`);
   }
   // Older than the newest syscall the profile names, but not named: the default action (EPERM).
-  profile.syscalls.push({ names: ['faccessat2'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 });
-  profile.syscalls.push({ names: ['close_range'], action: 'SCMP_ACT_ALLOW' });
+  rules.push({ names: ['faccessat2'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }, { names: ['close_range'], action: 'SCMP_ACT_ALLOW' });
   const r = env.trun(['run', '-b', rawsysBundle(profile, ['rawsys', 'clone3', 'openat2', 'close_range', 'faccessat2'], true), env.id()]);
   assert.is(r.stdout, 'clone3=EPERM\nopenat2=EPERM\nclose_range=0\nfaccessat2=EPERM\n');
   // A permissive default gets no stub: every syscall not named is simply allowed.
