@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { seccompBundle } from '../helpers/seccomp';
 import { REPO, TestEnv, assertNothingLeft, snapshot } from '../helpers/trun';
 import type { LinuxSeccomp, Spec } from '../../spec/types/runtime';
 
@@ -72,11 +73,7 @@ const notifyMkdir = (agent: { socket: string } | string, extra: Partial<LinuxSec
 });
 
 function bundleWith(seccomp: LinuxSeccomp, args: string[], noNewPrivileges = true, mut: (s: Spec) => void = () => {}): string {
-  return env.bundle((s) => {
-    s.linux!.seccomp = seccomp;
-    s.process!.noNewPrivileges = noNewPrivileges;
-    mut(s);
-  }, args);
+  return seccompBundle(env, seccomp, args, noNewPrivileges, mut);
 }
 
 const readPid = (file: string) => Number(fs.readFileSync(file, 'utf8'));

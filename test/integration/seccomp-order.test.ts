@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { seccompBundle } from '../helpers/seccomp';
 import { REPO, TRUN_ARGV, TestEnv } from '../helpers/trun';
 import type { LinuxSeccomp, LinuxSyscall, Spec } from '../../spec/types/runtime';
 
@@ -29,12 +30,8 @@ function minimal(noNewPrivileges: boolean, extra: string[] = []): LinuxSeccomp {
   return { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names, action: 'SCMP_ACT_ALLOW' }] };
 }
 
-function bundleWith(seccomp: LinuxSeccomp, args: string[], noNewPrivileges = true, mut: (s: Spec) => void = () => {}): string {
-  return env.bundle((s) => {
-    s.linux!.seccomp = seccomp;
-    s.process!.noNewPrivileges = noNewPrivileges;
-    mut(s);
-  }, args);
+function bundleWith(seccomp: LinuxSeccomp, args: string[], noNewPrivileges = true): string {
+  return seccompBundle(env, seccomp, args, noNewPrivileges);
 }
 
 test('a minimal allow-list: run `true` through PATH, with and without no_new_privs', () => {

@@ -2,11 +2,11 @@
 // (1.8.1) write, recorded in test/fixtures, run with only `args` changed (and root.path pointed at
 // this test's rootfs). Both list ambient capabilities with no inheritable set, which the kernel
 // refuses to raise; runc and crun skip them and run the container.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { startRecvtty } from '../helpers/console';
 import { REPO, TestEnv } from '../helpers/trun';
 import type { Spec } from '../../spec/types/runtime';
 
@@ -28,20 +28,6 @@ function bundleFrom(fixture: string, args: string[]): string {
   return dir;
 }
 
-/** A --console-socket server (build/recvtty) that prints what the container writes to its pty. */
-async function consoleSocket(): Promise<{ sock: string; output: Promise<string> }> {
-  const sock = path.join(env.dir, `console-${env.id()}.sock`);
-  const recv = spawn(path.join(REPO, 'build/recvtty'), [sock], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  recv.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  await new Promise<void>((resolve, reject) => {
-    recv.stderr.on('data', (d: Buffer) => { err += d.toString(); if (err.includes('listening')) resolve(); });
-    recv.on('exit', () => reject(new Error(`recvtty exited: ${err}`)));
-  });
-  const output = new Promise<string>((resolve) => recv.on('exit', () => resolve(out)));
-  return { sock, output };
-}
 
 const SCRIPT = 'grep ^CapAmb /proc/self/status; echo hello from $(id -u)';
 
@@ -56,10 +42,12 @@ for (const [name, fixture] of FIXTURES) {
 
   test(`${name}: trun create --console-socket / start, exit 0 and the output on the pty`, async () => {
     const id = env.id();
-    const { sock, output } = await consoleSocket();
+    const sock = path.join(env.dir, `console-${id}.sock`);
+    const tty = await startRecvtty(sock);
     env.ok(['create', '--console-socket', sock, '-b', bundleFrom(fixture, ['sh', '-c', SCRIPT]), id]);
     env.ok(['start', id]);
-    assert.match(await output, /CapAmb:\t0000000000000000\r?\nhello from 0\r?\n/);
+    assert.is(await tty.done, 0, tty.log());
+    assert.match(tty.output(), /CapAmb:\t0000000000000000\r?\nhello from 0\r?\n/);
     await env.waitStatus(id, 'stopped');
     env.ok(['delete', id]);
   });
