@@ -123,3 +123,10 @@ build: build/seccomp-listener
 build/seccomp-listener: test/helpers/seccomp-listener.c
 	@mkdir -p build
 	$(CC) $(CFLAGS) -o $@ $< -lseccomp
+
+# Test helper: raw system calls by name (seccomp's errno and -ENOSYS answers), static for the rootfs.
+build: build/rawsys
+
+build/rawsys: test/helpers/rawsys.c
+	@mkdir -p build
+	$(CC) $(CFLAGS) -static -o $@ $<

@@ -75,11 +75,15 @@ export function compileExecPlan(input: ExecPlanInput): Op[] {
   }
   // Joining a pid (or time) namespace applies to children only: the process is forked after.
   ops.push({ op: OpCode.CLONE, flags: 0, mode: input.detach ? CloneMode.DETACH : CloneMode.WAIT });
+  // In a joined user namespace we are still the host's root (kuid 0), the owner of every file
+  // the host's root owns: become the namespace's root first, as runc's nsexec does, so that
+  // the keyring and the cwd's first try are the container root's.
+  if (input.userns) ops.push({ op: OpCode.SET_ID, uid: 0, gid: 0 });
   // As runc's exec: a session keyring of the container's own, like its init's.
   if (!input.noNewKeyring) ops.push(sessionKeyringOp(input.id, input.userns ?? false));
   if (proc.terminal) ops.push({ op: OpCode.CONSOLE, rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 });
   ops.push(...final);
-  const steps = processSteps(input.id, proc, input.linux, input.host, input.preserveFds);
+  const steps = processSteps(input.id, proc, input.linux, input.host, input.preserveFds, { waitsForStart: false });
   ops.push(...steps.prepare, ...steps.finish);
   return ops;
 }

@@ -2,16 +2,30 @@
 // killed when it runs past its timeout. Hooks that must run inside the container's namespaces
 // are started through trun-init, which joins them first.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Hook } from '../spec/types/runtime';
+import type { Hook, Linux, Process } from '../spec/types/runtime';
 import { TrunError } from './errors';
 import { launchInit } from './init/launch';
 import { CloneMode, OpCode, type Op } from './init/protocol';
 import { JOIN_ORDER, NAMESPACES, type NamespaceType } from './linux/namespaces';
+import { processSteps, type HostSecurity } from './process-plan';
 
 export type HookKind = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
 
+/**
+ * What confines a hook run inside the container: the container's process (user, capabilities,
+ * no_new_privs, rlimits, labels, cwd) and its seccomp filter, as for a startContainer hook,
+ * which runc 1.1 runs from the container's init after all of its setup.
+ */
+export interface HookConfinement {
+  process: Process;
+  linux: Linux | undefined;
+  host: HostSecurity;
+}
+
 /** Where a hook runs: in trun's namespaces, or inside the container's (joined through /proc/<pid>/ns). */
-export type HookPlace = { kind: 'runtime' } | { kind: 'container'; pid: number; namespaces: NamespaceType[] };
+export type HookPlace =
+  | { kind: 'runtime' }
+  | { kind: 'container'; pid: number; namespaces: NamespaceType[]; confinement?: HookConfinement };
 
 function hookError(kind: HookKind, index: number, id: string, why: string): TrunError {
   return new TrunError('EHOOK', `error running ${kind} hook #${index}: ${why}`, { id });
@@ -32,14 +46,26 @@ function envObject(env: readonly string[] | undefined): Record<string, string> {
   return out;
 }
 
-/** The plan that runs a hook inside a container's namespaces. */
-export function containerHookPlan(hook: Hook, pid: number, namespaces: readonly NamespaceType[]): Op[] {
+/**
+ * The plan that runs a hook inside a container's namespaces; with a confinement, under the
+ * container process's identity, capabilities and seccomp filter (its SCMP_ACT_NOTIFY syscalls
+ * fail with ENOSYS: the listener has the container's notify fd, not the hook's).
+ */
+export function containerHookPlan(id: string, hook: Hook, pid: number, namespaces: readonly NamespaceType[], confinement?: HookConfinement): Op[] {
   const ops: Op[] = [];
   const types = JOIN_ORDER.filter((t) => namespaces.includes(t));
   for (const t of types) ops.push({ op: OpCode.SETNS, path: `/proc/${pid}/ns/${NAMESPACES[t].proc}`, nstype: NAMESPACES[t].flag });
   ops.push({ op: OpCode.CLONE, flags: 0, mode: CloneMode.WAIT });
-  ops.push({ op: OpCode.RESOLVE_EXEC, file: hook.path, path: '' });
-  ops.push({ op: OpCode.EXEC, argv: hook.args?.length ? hook.args : [hook.path], env: hook.env ?? [], preserveFds: 0, flags: 0 });
+  const argv = hook.args?.length ? hook.args : [hook.path];
+  const env = hook.env ?? [];
+  if (!confinement) {
+    ops.push({ op: OpCode.RESOLVE_EXEC, file: hook.path, path: '' });
+    ops.push({ op: OpCode.EXEC_PREPARE, env, preserveFds: 0, flags: 0 }, { op: OpCode.EXEC, argv });
+    return ops;
+  }
+  const proc: Process = { ...confinement.process, args: argv, env, terminal: false };
+  const steps = processSteps(id, proc, confinement.linux, confinement.host, 0, { waitsForStart: false, file: hook.path, listener: false });
+  ops.push(...steps.prepare, ...steps.finish);
   return ops;
 }
 
@@ -82,7 +108,7 @@ async function runOne(kind: HookKind, index: number, hook: Hook, stateJson: stri
       return;
     }
     const result = await launchInit({
-      ops: containerHookPlan(hook, place.pid, place.namespaces),
+      ops: containerHookPlan(id, hook, place.pid, place.namespaces, place.confinement),
       stdio: ['pipe', 'ignore', 'pipe'],
       id,
       onSpawn: arm,

@@ -2,7 +2,7 @@
 // identity, capabilities, working directory and the exec itself. Shared by create and exec.
 import type { Linux, Process } from '../spec/types/runtime';
 import { TrunError } from './errors';
-import { ExecFlag, OpCode, RLIM_INFINITY, type Op } from './init/protocol';
+import { CapsetFlag, ChdirFlag, ExecFlag, OpCode, RLIM_INFINITY, type Op } from './init/protocol';
 import { capabilityMask } from './linux/capabilities';
 import { memoryPolicyOp } from './linux/memory-policy';
 import { ioPriorityOp, personalityOp, schedulerOp } from './linux/process-attrs';
@@ -66,7 +66,41 @@ export interface ProcessSteps {
   finish: Op[];
 }
 
-export function processSteps(id: string, proc: Process, linux: Linux | undefined, host: HostSecurity, preserveFds: number): ProcessSteps {
+const CAP_SYS_ADMIN = capabilityMask(['CAP_SYS_ADMIN']);
+
+/**
+ * The steps from a prepared process to the user's: limits, labels, identity, capabilities, cwd,
+ * the executable, and the seccomp filter as the very last thing before execve.
+ *
+ * With no_new_privs the filter is loaded after everything else (cwd, executable lookup, fd
+ * closing, signal resets), so that only execve follows it: a profile need not allow the init's
+ * own calls. Without no_new_privs loading a filter needs CAP_SYS_ADMIN, which the process may
+ * not keep: runc 1.1 then loads it before it sets up the user, cwd and capabilities. We do
+ * better: every step runs first with CAP_SYS_ADMIN kept in the effective and permitted sets
+ * beside the final ones, and only one capset(2) (dropping it) follows the filter. Without a
+ * capabilities object there are no final sets to keep it beside, so the load comes before the
+ * user is set up, as in runc.
+ *
+ * With a seccomp listener the load waits for trun at a sync point, so for create it ends
+ * `prepare`; for exec (`waitsForStart` false) it comes just before the exec.
+ *
+ * The cwd follows runc's order: a first try before the user is set up (the runtime's
+ * credentials may reach a cwd the user cannot), and on EACCES/EPERM a second one after.
+ */
+export interface StepOptions {
+  /** False when nothing stands between prepare and finish (exec, hooks): no exec fifo. */
+  waitsForStart?: boolean;
+  /** The file to execute, when not args[0] looked up in PATH (a hook's path). */
+  file?: string;
+  /**
+   * False: load the filter without handing a notify fd to the listener (a startContainer hook,
+   * whose SCMP_ACT_NOTIFY syscalls then fail with ENOSYS, as with no listener at all).
+   */
+  listener?: boolean;
+}
+
+export function processSteps(id: string, proc: Process, linux: Linux | undefined, host: HostSecurity, preserveFds: number, opts: StepOptions = {}): ProcessSteps {
+  const { waitsForStart = true, listener = true } = opts;
   if (!proc.args || proc.args.length === 0) fail(id, 'process.args: must not be empty');
   const prepare: Op[] = [];
   for (const r of proc.rlimits ?? []) {
@@ -90,36 +124,54 @@ export function processSteps(id: string, proc: Process, linux: Linux | undefined
     checkSelinuxContext(id, 'process.selinuxLabel', proc.selinuxLabel, host);
     prepare.push({ op: OpCode.WRITE_FILE, path: '/proc/self/attr/exec', data: proc.selinuxLabel, create: false });
   }
-  const seccomp = seccompOps(id, linux?.seccomp);
+  const seccomp = seccompOps(id, linux?.seccomp, listener);
+  const hasFilter = seccomp.load.length > 0;
   prepare.push(...seccomp.build);
-  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before dropping
-  // capabilities. With it, as late as possible: just before the exec, or, when the notify fd
-  // goes to a listener, at the end of prepare, while trun is still there to give the container
-  // process state (runc too loads before its last sync then).
-  const seccompEarly = !proc.noNewPrivileges;
   if (proc.noNewPrivileges) prepare.push({ op: OpCode.NO_NEW_PRIVS });
-  if (seccompEarly) prepare.push(...seccomp.load);
   const caps = proc.capabilities;
+  const loadBeforeUser = hasFilter && !proc.noNewPrivileges && !caps;
+  if (loadBeforeUser) prepare.push(...seccomp.load);
+  prepare.push({ op: OpCode.CHDIR, path: proc.cwd, flags: ChdirFlag.TRY });
   if (caps) prepare.push({ op: OpCode.CAPBSET, keep: capabilityMask(caps.bounding ?? []) });
   const user = proc.user ?? {};
   prepare.push({ op: OpCode.USER, uid: user.uid ?? 0, gid: user.gid ?? 0, groups: user.additionalGids ?? [] });
   prepare.push({ op: OpCode.UMASK, mask: user.umask ?? 0o022 });
+  let dropAfterLoad: Op | undefined;
   if (caps) {
-    prepare.push({
-      op: OpCode.CAPSET,
-      effective: capabilityMask(caps.effective ?? []),
-      permitted: capabilityMask(caps.permitted ?? []),
-      inheritable: capabilityMask(caps.inheritable ?? []),
-      ambient: capabilityMask(caps.ambient ?? []),
-    });
+    const effective = capabilityMask(caps.effective ?? []);
+    const permitted = capabilityMask(caps.permitted ?? []);
+    const inheritable = capabilityMask(caps.inheritable ?? []);
+    // The kernel refuses (EPERM) to raise an ambient capability that is not both permitted
+    // and inheritable; runc and crun skip those and run the container, and so do we. The
+    // configs `runc spec` and `crun spec` write list ambient capabilities with no inheritable set.
+    const ambient = capabilityMask(caps.ambient ?? []) & permitted & inheritable;
+    const final = { op: OpCode.CAPSET, effective, permitted, inheritable, ambient, flags: 0 } as const;
+    const keepAdmin = hasFilter && !proc.noNewPrivileges && (effective & CAP_SYS_ADMIN) === 0n;
+    if (keepAdmin) {
+      prepare.push({ ...final, effective: effective | CAP_SYS_ADMIN, permitted: permitted | CAP_SYS_ADMIN });
+      dropAfterLoad = { ...final, flags: CapsetFlag.KEEP_AMBIENT };
+    } else {
+      prepare.push(final);
+    }
   }
-  prepare.push({ op: OpCode.CHDIR, path: proc.cwd });
+  prepare.push({ op: OpCode.CHDIR, path: proc.cwd, flags: ChdirFlag.RETRY });
   const env = proc.env ?? [];
-  prepare.push({ op: OpCode.RESOLVE_EXEC, file: proc.args[0]!, path: envPath(env) });
-  const seccompLate = !seccompEarly && !seccomp.notify;
-  if (!seccompEarly && seccomp.notify) prepare.push(...seccomp.load);
+  prepare.push({ op: OpCode.RESOLVE_EXEC, file: opts.file ?? proc.args[0]!, path: opts.file ? '' : envPath(env) });
 
-  const finish: Op[] = seccompLate ? [...seccomp.load] : [];
-  finish.push({ op: OpCode.EXEC, argv: proc.args, env, preserveFds, flags: ExecFlag.LISTEN_PID });
+  const finish: Op[] = [{ op: OpCode.EXEC_PREPARE, env, preserveFds, flags: ExecFlag.LISTEN_PID }];
+  if (!loadBeforeUser) (seccomp.notify && waitsForStart ? prepare : finish).push(...seccomp.load);
+  if (dropAfterLoad) finish.push(dropAfterLoad);
+  finish.push({ op: OpCode.EXEC, argv: proc.args });
   return { prepare, finish };
+}
+
+/**
+ * A failed CHDIR step, as runc 1.1 words it, naming the container: `chdir to cwd ("/x") set in
+ * config.json failed: permission denied`. Any other error is returned as it is.
+ */
+export function cwdError(id: string, e: unknown): unknown {
+  if (!(e instanceof TrunError) || e.code !== 'EINIT') return e;
+  const m = /^chdir: chdir "(.*)": ([^\n]*)$/.exec(e.message);
+  if (!m) return e;
+  return new TrunError('EINIT', `container "${id}": chdir to cwd ("${m[1]}") set in config.json failed: ${m[2]}`, { id, path: m[1]!, syscall: 'chdir', cause: e });
 }

@@ -19,6 +19,7 @@ import { probeMemoryNodes } from '../linux/memory-policy';
 import { checkNetDevicesOnHost, moveNetDevices, type MovedNetDevices } from '../linux/net-devices';
 import { canSearchParents } from '../linux/reach';
 import { probeHostSecurity } from '../linux/security';
+import { cwdError } from '../process-plan';
 import { compileCreatePlan } from '../plan';
 import type { StoredState } from '../state';
 import { uniqueSuffix, validateId } from '../state';
@@ -210,7 +211,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
     // The spec: a failed create continues with delete, whose poststop hooks undo what hooks did.
     if (saved) await runHooksLogged('poststop', saved.config.hooks?.poststop, ociState(saved, 'stopped'), id, ctx.warn);
     store.remove(id);
-    throw listenerError(id, spec.linux?.seccomp, e);
+    throw cwdError(id, listenerError(id, spec.linux?.seccomp, e));
   } finally {
     netDevices?.close();
     release();

@@ -14,6 +14,7 @@ import { execCgroupPaths, loadCgroupManager } from '../linux/cgroups';
 import { probeMemoryNodes } from '../linux/memory-policy';
 import { SECCOMP_NOTIFY_SYNC, containerProcessState, listenerError } from '../linux/seccomp';
 import { probeHostSecurity } from '../linux/security';
+import { cwdError } from '../process-plan';
 import { writePidFile } from './create';
 
 export interface ExecOptions {
@@ -174,7 +175,7 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
     if (opts.detach) return 0;
     return await childExitCode(result.child);
   } catch (e) {
-    throw listenerError(id, st.config.linux?.seccomp, e);
+    throw cwdError(id, listenerError(id, st.config.linux?.seccomp, e));
   } finally {
     unsubscribe?.();
   }

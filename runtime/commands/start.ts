@@ -8,6 +8,7 @@ import { TrunError, sysError } from '../errors';
 import { runHooks, runHooksLogged } from '../hooks';
 import type { NamespaceType } from '../linux/namespaces';
 import { isAlive } from '../linux/proc';
+import { probeHostSecurity } from '../linux/security';
 import type { StoredState } from '../state';
 
 /**
@@ -50,7 +51,12 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
     if (status !== 'created') throw new TrunError('EBADSTATE', `cannot start an already ${status} container`, { id });
     const hooks = st.config.hooks ?? {};
     const namespaces = (st.config.linux?.namespaces ?? []).map((n) => n.type as NamespaceType);
-    await runHooks('startContainer', hooks.startContainer, ociState(st, 'created'), id, { kind: 'container', pid: st.pid, namespaces });
+    // As in runc 1.1, where the container's init runs them after all of its setup: under the
+    // container process's user, capabilities, no_new_privs and seccomp filter.
+    const confinement = hooks.startContainer?.length
+      ? { process: st.config.process!, linux: st.config.linux, host: probeHostSecurity() }
+      : undefined;
+    await runHooks('startContainer', hooks.startContainer, ociState(st, 'created'), id, { kind: 'container', pid: st.pid, namespaces, ...(confinement ? { confinement } : {}) });
     const fifo = store.fifoPath(id);
     await releaseFifo(fifo, st);
     fs.rmSync(fifo, { force: true });

@@ -100,7 +100,7 @@ int op_capbset(struct init_state *st, const struct plan_op *op, struct init_erro
 int op_capset(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	uint64_t eff = op->args[0].num, perm = op->args[1].num, inh = op->args[2].num;
-	uint64_t amb = op->args[3].num;
+	uint64_t amb = op->args[3].num, flags = op->args[4].num;
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct data[2] = {
 		{ .effective = (uint32_t)eff, .permitted = (uint32_t)perm, .inheritable = (uint32_t)inh },
@@ -111,10 +111,14 @@ int op_capset(struct init_state *st, const struct plan_op *op, struct init_error
 	int last;
 
 	(void)st;
+	if (flags & ~(uint64_t)CAPSET_FLAGS_ALL)
+		return init_error_set(err, EINVAL, "capset flags 0x%llx", (unsigned long long)flags);
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return init_error_set(err, errno, "capset effective 0x%llx permitted 0x%llx inheritable 0x%llx",
 				      (unsigned long long)eff, (unsigned long long)perm,
 				      (unsigned long long)inh);
+	if (flags & CAPSET_KEEP_AMBIENT)
+		return 0;
 	/* Ambient: start from nothing, raise exactly what the plan lists. A raise needs the
 	 * capability in both the permitted and the inheritable set. */
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) {

@@ -35,6 +35,11 @@ struct init_state {
 	int listener_fd;  /* SECCOMP_LISTENER: connected seccomp listener socket, or -1 */
 	int *trees;       /* IDMAP_TREE: detached mount trees in op order (-1 once MOUNT_TREE used one) */
 	unsigned ntrees;
+	uint64_t seccomp_flags;  /* SECCOMP_INIT: SECCOMP_FILTER_FLAG_* bits for seccomp(2) */
+	void *enosys;            /* SECCOMP_ENOSYS: the stub (struct sock_filter[]) put before the filter, or NULL */
+	unsigned enosys_len;
+	char **exec_env;         /* EXEC_PREPARE: the environment EXEC passes, or NULL (not prepared) */
+	int chdir_pending;       /* CHDIR with TRY failed with EACCES/EPERM: a RETRY must chdir */
 };
 
 typedef int (*op_handler)(struct init_state *st, const struct plan_op *op, struct init_error *err);
@@ -61,6 +66,7 @@ int op_sync(struct init_state *, const struct plan_op *, struct init_error *);
 int op_open_fifo(struct init_state *, const struct plan_op *, struct init_error *);
 int op_wait_fifo(struct init_state *, const struct plan_op *, struct init_error *);
 int op_resolve_exec(struct init_state *, const struct plan_op *, struct init_error *);
+int op_exec_prepare(struct init_state *, const struct plan_op *, struct init_error *);
 int op_exec(struct init_state *, const struct plan_op *, struct init_error *);
 
 /* mounts.c */
@@ -100,6 +106,7 @@ int op_seccomp_rule(struct init_state *, const struct plan_op *, struct init_err
 int op_seccomp_load(struct init_state *, const struct plan_op *, struct init_error *);
 int op_seccomp_listener(struct init_state *, const struct plan_op *, struct init_error *);
 int op_seccomp_load_notify(struct init_state *, const struct plan_op *, struct init_error *);
+int op_seccomp_enosys(struct init_state *, const struct plan_op *, struct init_error *);
 
 /* console.c */
 int op_open_console_socket(struct init_state *, const struct plan_op *, struct init_error *);

@@ -63,6 +63,8 @@ static const op_handler handlers[OP_MAX + 1] = {
 	[OP_MOUNT_SETATTR] = op_mount_setattr,
 	[OP_BIND_TREE] = op_bind_tree,
 	[OP_UNMOUNT_FULL] = op_unmount_full,
+	[OP_EXEC_PREPARE] = op_exec_prepare,
+	[OP_SECCOMP_ENOSYS] = op_seccomp_enosys,
 };
 
 int run_plan(struct init_state *st, const struct plan *plan, struct init_error *err)
@@ -187,12 +189,26 @@ int op_umask(struct init_state *st, const struct plan_op *op, struct init_error 
 	return 0;
 }
 
+/* runc's order: a first try with the runtime's own credentials (TRY), which may reach a cwd the
+ * user cannot, and on EACCES/EPERM a second one once the user is set up (RETRY), which may reach
+ * a cwd only the user can. */
 int op_chdir(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
-	(void)st;
-	if (chdir(op->args[0].str) < 0)
-		return init_error_set(err, errno, "chdir \"%s\"", op->args[0].str);
-	return 0;
+	const char *path = op->args[0].str;
+	uint64_t flags = op->args[1].num;
+
+	if (flags & ~(uint64_t)CHDIR_FLAGS_ALL)
+		return init_error_set(err, EINVAL, "chdir flags 0x%llx", (unsigned long long)flags);
+	if ((flags & CHDIR_RETRY) && !st->chdir_pending)
+		return 0;
+	st->chdir_pending = 0;
+	if (chdir(path) == 0)
+		return 0;
+	if ((flags & CHDIR_TRY) && (errno == EACCES || errno == EPERM)) {
+		st->chdir_pending = 1;
+		return 0;
+	}
+	return init_error_set(err, errno, "chdir \"%s\"", path);
 }
 
 int op_setsid(struct init_state *st, const struct plan_op *op, struct init_error *err)

@@ -45,16 +45,16 @@ static const struct op_info op_table[OP_MAX + 1] = {
 	[OP_USER] = { "user", "wwv" },
 	[OP_UMASK] = { "umask", "w" },
 	[OP_CAPBSET] = { "capbset", "n" },
-	[OP_CAPSET] = { "capset", "nnnn" },
+	[OP_CAPSET] = { "capset", "nnnnw" },
 	[OP_NO_NEW_PRIVS] = { "no_new_privs", "" },
 	[OP_SECCOMP_INIT] = { "seccomp_init", "wlw" },
 	[OP_SECCOMP_RULE] = { "seccomp_rule", "swv" },
 	[OP_SECCOMP_LOAD] = { "seccomp_load", "" },
 	[OP_CONSOLE] = { "console", "ww" },
-	[OP_CHDIR] = { "chdir", "s" },
+	[OP_CHDIR] = { "chdir", "sw" },
 	[OP_WAIT_FIFO] = { "wait_fifo", "" },
 	[OP_RESOLVE_EXEC] = { "resolve_exec", "ss" },
-	[OP_EXEC] = { "exec", "llww" },
+	[OP_EXEC] = { "exec", "l" },
 	[OP_MKDIR] = { "mkdir", "sw" },
 	[OP_SETSID] = { "setsid", "" },
 	[OP_SCHEDULER] = { "scheduler", "wnnwnnn" },
@@ -73,6 +73,8 @@ static const struct op_info op_table[OP_MAX + 1] = {
 	[OP_MOUNT_SETATTR] = { "mount_setattr", "swwb" },
 	[OP_BIND_TREE] = { "bind_tree", "swww" },
 	[OP_UNMOUNT_FULL] = { "unmount_full", "ls" },
+	[OP_EXEC_PREPARE] = { "exec_prepare", "lww" },
+	[OP_SECCOMP_ENOSYS] = { "seccomp_enosys", "ll" },
 };
 
 const char *op_name(uint16_t code)

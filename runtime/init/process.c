@@ -301,8 +301,8 @@ static int cloexec_from(unsigned int from)
 
 	if (syscall(SYS_close_range, from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return 0;
-	/* ENOSYS/EINVAL on old kernels, EPERM from a seccomp profile written before close_range
-	 * existed (the filter may already be loaded): walk /proc/self/fd with fcntl instead. */
+	/* ENOSYS/EINVAL on old kernels, EPERM from a seccomp filter of a caller's (the filter the
+	 * plan loads comes after): walk /proc/self/fd with fcntl instead. */
 	d = opendir("/proc/self/fd");
 	if (d == NULL)
 		return -1;
@@ -354,26 +354,20 @@ static void reset_reserved_signal(int sig)
 	syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
 }
 
-int op_exec(struct init_state *st, const struct plan_op *op, struct init_error *err)
+int op_exec_prepare(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
-	char **argv = op->args[0].list;
-	char **env = op->args[1].list;
-	uint64_t preserve = op->args[2].num;
-	uint64_t flags = op->args[3].num;
-	const char *file;
+	char **env = op->args[0].list;
+	uint64_t preserve = op->args[1].num;
+	uint64_t flags = op->args[2].num;
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
 
-	if (op->args[0].count == 0)
-		return init_error_set(err, EINVAL, "exec: empty argv");
 	if (flags & ~(uint64_t)EXEC_FLAGS_ALL)
 		return init_error_set(err, EINVAL, "exec flags 0x%llx", (unsigned long long)flags);
-	file = st->exec_path ? st->exec_path : argv[0];
-
 	if (flags & EXEC_LISTEN_PID) {
-		env = with_listen_pid(env, op->args[1].count);
+		env = with_listen_pid(env, op->args[0].count);
 		if (env == NULL)
-			return init_error_set(err, ENOMEM, "exec \"%s\"", file);
+			return init_error_set(err, ENOMEM, "LISTEN_PID");
 	}
 
 	/* Leave nothing of Node's or our own process state to the container: default signal
@@ -391,8 +385,23 @@ int op_exec(struct init_state *st, const struct plan_op *op, struct init_error *
 	}
 	if (cloexec_from((unsigned int)(3 + preserve)) < 0)
 		return init_error_set(err, errno, "mark fds close-on-exec");
+	st->exec_env = env;
+	return 0;
+}
 
-	execve(file, argv, env);
+/* Only execve: a seccomp filter may have been loaded just before, allowing nothing else. */
+int op_exec(struct init_state *st, const struct plan_op *op, struct init_error *err)
+{
+	char **argv = op->args[0].list;
+	const char *file;
+
+	if (op->args[0].count == 0)
+		return init_error_set(err, EINVAL, "exec: empty argv");
+	if (st->exec_env == NULL)
+		return init_error_set(err, EINVAL, "exec before EXEC_PREPARE");
+	file = st->exec_path ? st->exec_path : argv[0];
+
+	execve(file, argv, st->exec_env);
 
 	/* Still here: the exec failed. trun may already be gone (after `trun start`), so the error
 	 * also goes to stderr, where the container's output goes. */

@@ -87,7 +87,9 @@ enum op_code {
 	OP_MOUNT_SETATTR = 48,
 	OP_BIND_TREE = 49,
 	OP_UNMOUNT_FULL = 50,
-	OP_MAX = OP_UNMOUNT_FULL,
+	OP_EXEC_PREPARE = 51,
+	OP_SECCOMP_ENOSYS = 52,
+	OP_MAX = OP_SECCOMP_ENOSYS,
 };
 
 /* MOUNT's own flags (not MS_*). */
@@ -115,6 +117,17 @@ enum clone_mode {
 enum exec_flag {
 	EXEC_LISTEN_PID = 1, /* with LISTEN_FDS in env, set LISTEN_PID to our own pid */
 	EXEC_FLAGS_ALL = 1,
+};
+
+enum capset_flag {
+	CAPSET_KEEP_AMBIENT = 1, /* capset(2) only; the kernel trims the ambient set itself */
+	CAPSET_FLAGS_ALL = 1,
+};
+
+enum chdir_flag {
+	CHDIR_TRY = 1,   /* EACCES/EPERM is remembered, not an error */
+	CHDIR_RETRY = 2, /* only when the last TRY failed */
+	CHDIR_FLAGS_ALL = 3,
 };
 
 enum relay_flag {

@@ -85,6 +85,8 @@ export enum OpCode {
   MOUNT_SETATTR = 48,
   BIND_TREE = 49,
   UNMOUNT_FULL = 50,
+  EXEC_PREPARE = 51,
+  SECCOMP_ENOSYS = 52,
 }
 
 /** Flags of the MOUNT op that are trun's own (not MS_*). */
@@ -121,6 +123,23 @@ export enum CloneMode {
 export enum ExecFlag {
   /** When the environment has LISTEN_FDS, set LISTEN_PID to the exec'd process's own pid. */
   LISTEN_PID = 1,
+}
+
+/** CAPSET flags. */
+export enum CapsetFlag {
+  /**
+   * capset(2) only: leave the ambient set alone (the kernel drops from it whatever is no longer
+   * permitted and inheritable), so that a CAPSET after the seccomp filter makes no prctl call.
+   */
+  KEEP_AMBIENT = 1,
+}
+
+/** CHDIR flags. */
+export enum ChdirFlag {
+  /** EACCES or EPERM is not an error: it is remembered for a later CHDIR with RETRY. */
+  TRY = 1,
+  /** Only when the last CHDIR with TRY failed with EACCES or EPERM (else nothing to do). */
+  RETRY = 2,
 }
 
 /** CONSOLE_RELAY flags. */
@@ -171,8 +190,11 @@ export type Op =
   | { op: OpCode.UMASK; mask: number }
   /** Drop every capability not in `keep` (a bit mask of capability numbers) from the bounding set. */
   | { op: OpCode.CAPBSET; keep: bigint }
-  /** capset(effective, permitted, inheritable), then raise each ambient capability (bit masks). */
-  | { op: OpCode.CAPSET; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
+  /**
+   * capset(effective, permitted, inheritable), then clear the ambient set and raise each ambient
+   * capability (bit masks); with CapsetFlag.KEEP_AMBIENT, capset only (`ambient` unused).
+   */
+  | { op: OpCode.CAPSET; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint; flags: number }
   | { op: OpCode.NO_NEW_PRIVS }
   /** seccomp_init(defaultAction), add architectures (libseccomp names), set filter flags (SECCOMP_FILTER_FLAG_* bits). */
   | { op: OpCode.SECCOMP_INIT; defaultAction: number; architectures: string[]; flags: number }
@@ -181,7 +203,19 @@ export type Op =
    * [index, value, valueTwo, op] with op a libseccomp scmp_compare value. An unknown name is an error.
    */
   | { op: OpCode.SECCOMP_RULE; syscall: string; action: number; args: bigint[] }
+  /**
+   * Loads the filter with seccomp(2) (SECCOMP_INIT's filter flags), libseccomp's program exported
+   * as BPF, preceded by the stub SECCOMP_ENOSYS made when there is one.
+   */
   | { op: OpCode.SECCOMP_LOAD }
+  /**
+   * For each architecture (libseccomp names; SCMP_ARCH_NATIVE is the native one), the highest
+   * number among `syscalls` (names unknown there are skipped); makes the BPF stub that the load
+   * puts before the filter: on that architecture a higher syscall number returns ENOSYS (the
+   * syscall is newer than the profile, so libc falls back), and on s390/s390x so does number 0.
+   * x86_64 and x32 share an audit architecture and are told apart by the x32 bit (1 << 30).
+   */
+  | { op: OpCode.SECCOMP_ENOSYS; architectures: string[]; syscalls: string[] }
   /**
    * setsid(); open /dev/ptmx, unlock it, open the slave, send the master over the console socket
    * (SCM_RIGHTS, one byte of data), close the socket, set the window size when rows/cols are non
@@ -189,16 +223,20 @@ export type Op =
    */
   | { op: OpCode.CONSOLE; rows: number; cols: number }
   | { op: OpCode.SETSID }
-  | { op: OpCode.CHDIR; path: string }
+  /** chdir(path); `flags` are ChdirFlag bits. */
+  | { op: OpCode.CHDIR; path: string; flags: number }
   /** Open the fifo from OPEN_FIFO for writing (blocks until `trun start` opens it), write "0", close it. */
   | { op: OpCode.WAIT_FIFO }
   /** Find `file` like execvp would with the given PATH (no lookup when it has a '/'); must be executable. */
   | { op: OpCode.RESOLVE_EXEC; file: string; path: string }
   /**
-   * Reset signal dispositions and mask, make fds 0-2 blocking, mark every fd >= 3 + preserveFds
-   * close-on-exec, and execve the file found by RESOLVE_EXEC (or argv[0]) with argv and env.
+   * Everything an exec needs but the execve itself, so that a seccomp filter loaded after it
+   * sees no other call: reset signal dispositions and mask, make fds 0-2 blocking, mark every
+   * fd >= 3 + preserveFds close-on-exec, and keep env (with LISTEN_PID set, per `flags`) for EXEC.
    */
-  | { op: OpCode.EXEC; argv: string[]; env: string[]; preserveFds: number; flags: number }
+  | { op: OpCode.EXEC_PREPARE; env: string[]; preserveFds: number; flags: number }
+  /** execve(the file RESOLVE_EXEC found, or argv[0], argv, EXEC_PREPARE's env); nothing else. */
+  | { op: OpCode.EXEC; argv: string[] }
   /**
    * sched_setattr(0, attr, 0) with a SCHED_ATTR_SIZE_VER0 attr: policy and flags are SCHED_* numbers,
    * nice is signed (sent as its 64-bit two's complement); runtime/deadline/period in nanoseconds.
@@ -328,17 +366,19 @@ export function opArgs(o: Op): Arg[] {
     case OpCode.USER: return [num(o.uid), num(o.gid), vec(o.groups)];
     case OpCode.UMASK: return [num(o.mask)];
     case OpCode.CAPBSET: return [num(o.keep)];
-    case OpCode.CAPSET: return [num(o.effective), num(o.permitted), num(o.inheritable), num(o.ambient)];
+    case OpCode.CAPSET: return [num(o.effective), num(o.permitted), num(o.inheritable), num(o.ambient), num(o.flags)];
     case OpCode.NO_NEW_PRIVS: return [];
     case OpCode.SECCOMP_INIT: return [num(o.defaultAction), list(o.architectures), num(o.flags)];
     case OpCode.SECCOMP_RULE: return [str(o.syscall), num(o.action), vec(o.args)];
     case OpCode.SECCOMP_LOAD: return [];
     case OpCode.CONSOLE: return [num(o.rows), num(o.cols)];
     case OpCode.SETSID: return [];
-    case OpCode.CHDIR: return [str(o.path)];
+    case OpCode.CHDIR: return [str(o.path), num(o.flags)];
     case OpCode.WAIT_FIFO: return [];
     case OpCode.RESOLVE_EXEC: return [str(o.file), str(o.path)];
-    case OpCode.EXEC: return [list(o.argv), list(o.env), num(o.preserveFds), num(o.flags)];
+    case OpCode.EXEC_PREPARE: return [list(o.env), num(o.preserveFds), num(o.flags)];
+    case OpCode.EXEC: return [list(o.argv)];
+    case OpCode.SECCOMP_ENOSYS: return [list(o.architectures), list(o.syscalls)];
     case OpCode.SCHEDULER: return [num(o.policy), num(o.flags), num(o.nice), num(o.priority), num(o.runtime), num(o.deadline), num(o.period)];
     case OpCode.IOPRIO: return [num(o.ioClass), num(o.level)];
     case OpCode.PERSONALITY: return [num(o.persona)];

@@ -1,7 +1,12 @@
 /* The seccomp filter, built with libseccomp from the plan: SECCOMP_INIT creates the context,
- * SECCOMP_RULE adds one rule per op, SECCOMP_LOAD loads it into the kernel. Every number here
- * (actions, comparison operators, filter flags) was computed by TypeScript; this file only
- * maps names to numbers through libseccomp and reports what it refuses.
+ * SECCOMP_RULE adds one rule per op, SECCOMP_ENOSYS makes the -ENOSYS stub (when the plan wants
+ * one), SECCOMP_LOAD loads it into the kernel. Every number here (actions, comparison operators,
+ * filter flags) was computed by TypeScript; this file only maps names to numbers through
+ * libseccomp and reports what it refuses.
+ *
+ * The load is ours, not seccomp_load(): libseccomp's program is exported as BPF, the stub goes
+ * in front of it, and seccomp(2) loads the whole with the plan's filter flags (plus
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER for SECCOMP_LOAD_NOTIFY, which returns the notify fd).
  *
  * SCMP_ACT_NOTIFY: SECCOMP_LISTENER connects to the listener's socket early (host view, host
  * credentials), SECCOMP_LOAD_NOTIFY loads the filter and hands the notify fd over. Node.js
@@ -13,12 +18,16 @@
  * needs CAP_SYS_ADMIN, which is why plans load the filter before dropping capabilities. */
 #include <ctype.h>
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -97,6 +106,10 @@ int op_seccomp_init(struct init_state *st, const struct plan_op *op, struct init
 		return init_error_set(err, EINVAL, "unsupported filter flags 0x%llx", (unsigned long long)flags);
 	}
 	st->seccomp = ctx;
+	st->seccomp_flags = op->args[2].num;
+	free(st->enosys);
+	st->enosys = NULL;
+	st->enosys_len = 0;
 	return 0;
 
 fail_attr:
@@ -151,18 +164,235 @@ int op_seccomp_rule(struct init_state *st, const struct plan_op *op, struct init
 	return 0;
 }
 
+/* ---- the -ENOSYS stub ------------------------------------------------------------------- */
+
+#define ENOSYS_STUB_MAX 256
+#define X32_BIT 0x40000000U
+#define RET_ENOSYS (SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA))
+
+struct stub {
+	struct sock_filter insn[ENOSYS_STUB_MAX];
+	unsigned len;
+	unsigned to_filter[ENOSYS_STUB_MAX]; /* indexes of the "ja <filter>" to patch at the end */
+	unsigned nto;
+};
+
+static int emit(struct stub *s, struct sock_filter insn)
+{
+	if (s->len >= ENOSYS_STUB_MAX)
+		return -1;
+	s->insn[s->len++] = insn;
+	return 0;
+}
+
+/* "if syscall > max: ENOSYS, else on into the filter", the syscall number already loaded. A max
+ * of UINT32_MAX never matches: the section then only jumps into the filter. */
+static int emit_max_check(struct stub *s, uint32_t max)
+{
+	int r = emit(s, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, max, 0, 1));
+	r |= emit(s, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, RET_ENOSYS));
+	if (r == 0)
+		s->to_filter[s->nto++] = s->len;
+	return r | emit(s, (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 0));
+}
+
+/* Highest number of the names on one libseccomp architecture; 0 when it knows none of them.
+ * Negative numbers are libseccomp's pseudo-syscalls (multiplexed calls such as socketcall's). */
+static uint32_t highest_syscall(uint32_t arch, char **names, uint32_t n)
+{
+	int max = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		int nr = seccomp_syscall_resolve_name_arch(arch, names[i]);
+		if (nr != __NR_SCMP_ERROR && nr > max)
+			max = nr;
+	}
+	return (uint32_t)max;
+}
+
+int op_seccomp_enosys(struct init_state *st, const struct plan_op *op, struct init_error *err)
+{
+	char **arches = op->args[0].list;
+	char **names = op->args[1].list;
+	uint32_t narch = op->args[0].count, nnames = op->args[1].count;
+	/* x86_64 and x32 share AUDIT_ARCH_X86_64: one section for both, their maxima apart. */
+	uint32_t x86_64_max = UINT32_MAX, x32_max = UINT32_MAX;
+	int x86_64_section = 0;
+	uint32_t done[32];
+	unsigned ndone = 0;
+	struct stub *s;
+	int bad = 0;
+
+	if (st->seccomp == NULL)
+		return init_error_set(err, EINVAL, "stub before SECCOMP_INIT");
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return init_error_set(err, ENOMEM, "enosys stub");
+	bad |= emit(s, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
+
+	for (uint32_t i = 0; i < narch && !bad; i++) {
+		char token[64];
+		uint32_t arch, max, seen = 0;
+
+		if (strcmp(arches[i], "SCMP_ARCH_NATIVE") == 0) {
+			arch = seccomp_arch_native();
+		} else {
+			arch_token(arches[i], token, sizeof(token));
+			arch = seccomp_arch_resolve_name(token);
+		}
+		if (arch == 0) {
+			free(s);
+			return init_error_set(err, 0, "unknown architecture \"%s\"", arches[i]);
+		}
+		for (unsigned j = 0; j < ndone; j++)
+			seen |= done[j] == arch;
+		if (seen || ndone == sizeof(done) / sizeof(done[0]))
+			continue;
+		done[ndone++] = arch;
+		max = highest_syscall(arch, names, nnames);
+		if (max == 0)
+			continue; /* the profile names nothing this architecture knows: no section */
+		if (arch == SCMP_ARCH_X86_64 || arch == SCMP_ARCH_X32) {
+			*(arch == SCMP_ARCH_X32 ? &x32_max : &x86_64_max) = max;
+			x86_64_section = 1;
+			continue;
+		}
+		/* Not this architecture: over the section's other 4 instructions (5 on s390). */
+		int s390 = arch == SCMP_ARCH_S390 || arch == SCMP_ARCH_S390X;
+		bad |= emit(s, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, s390 ? 5 : 4));
+		bad |= emit(s, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+		/* s390: syscall 0 is how the kernel multiplexes numbers it does not know (setup(2),
+		 * unused for decades): ENOSYS too, or those calls get the default action. */
+		if (s390)
+			bad |= emit(s, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0));
+		bad |= emit_max_check(s, max);
+	}
+	if (x86_64_section && !bad) {
+		/* jeq x86_64 / ld nr / jset x32 bit -> the x32 check, else the x86_64 one. */
+		bad |= emit(s, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 8));
+		bad |= emit(s, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+		bad |= emit(s, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, X32_BIT, 3, 0));
+		bad |= emit_max_check(s, x86_64_max);
+		bad |= emit_max_check(s, x32_max);
+	}
+	if (bad) {
+		free(s);
+		return init_error_set(err, E2BIG, "enosys stub: more than %d instructions", ENOSYS_STUB_MAX);
+	}
+	/* No section matched (an architecture the profile does not list): on into the filter. */
+	for (unsigned i = 0; i < s->nto; i++)
+		s->insn[s->to_filter[i]].k = s->len - s->to_filter[i] - 1;
+	free(st->enosys);
+	st->enosys = malloc(s->len * sizeof(struct sock_filter));
+	if (st->enosys == NULL) {
+		free(s);
+		return init_error_set(err, ENOMEM, "enosys stub");
+	}
+	memcpy(st->enosys, s->insn, s->len * sizeof(struct sock_filter));
+	st->enosys_len = s->len;
+	free(s);
+	return 0;
+}
+
+/* ---- the load ---------------------------------------------------------------------------- */
+
+/* libseccomp's program, as BPF instructions in host byte order (seccomp_export_bpf writes to an
+ * fd; libseccomp 2.5 has no in-memory export). Returns the count, or -1 with errno set. */
+static long export_program(scmp_filter_ctx ctx, struct sock_filter **out)
+{
+	int fd = (int)syscall(SYS_memfd_create, "seccomp-bpf", MFD_CLOEXEC);
+	off_t size;
+	char *buf;
+	long r;
+
+	if (fd < 0)
+		return -1;
+	r = seccomp_export_bpf(ctx, fd);
+	if (r < 0) {
+		close(fd);
+		errno = (int)-r;
+		return -1;
+	}
+	size = lseek(fd, 0, SEEK_END);
+	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0) {
+		close(fd);
+		errno = EIO;
+		return -1;
+	}
+	buf = malloc((size_t)size);
+	if (buf == NULL || pread(fd, buf, (size_t)size, 0) != size) {
+		int e = buf == NULL ? ENOMEM : EIO;
+		free(buf);
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	*out = (struct sock_filter *)buf;
+	return (long)(size / (off_t)sizeof(struct sock_filter));
+}
+
+/* Loads stub + program with seccomp(2). Returns 0, the notify fd with NEW_LISTENER, or -errno.
+ * Everything is computed before the call: after it the filter may allow nothing but execve. */
+static int load_filter(struct init_state *st, int listener, const char **what)
+{
+	struct sock_filter *prog = NULL, *all;
+	struct sock_fprog fprog;
+	uint64_t flags = st->seccomp_flags;
+	long n;
+	int r;
+
+	*what = "export filter";
+	n = export_program(st->seccomp, &prog);
+	if (n < 0)
+		return -errno;
+	all = malloc((st->enosys_len + (size_t)n) * sizeof(*all));
+	if (all == NULL) {
+		free(prog);
+		return -ENOMEM;
+	}
+	if (st->enosys_len)
+		memcpy(all, st->enosys, st->enosys_len * sizeof(*all));
+	memcpy(all + st->enosys_len, prog, (size_t)n * sizeof(*all));
+	free(prog);
+	fprog.len = (unsigned short)(st->enosys_len + (size_t)n);
+	fprog.filter = all;
+	if (listener) {
+		/* TSYNC and NEW_LISTENER together need TSYNC_ESRCH; syncing the threads of a
+		 * single-threaded process does nothing anyway. */
+		flags = (flags & ~(uint64_t)SECCOMP_FILTER_FLAG_TSYNC) | SECCOMP_FILTER_FLAG_NEW_LISTENER;
+	}
+	*what = "load filter";
+	if (st->enosys_len + (size_t)n > BPF_MAXINSNS)
+		r = -E2BIG;
+	else
+		r = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned long)flags, &fprog);
+	if (r < 0)
+		r = -errno;
+	free(all);
+	return r;
+}
+
+static void release_filter(struct init_state *st)
+{
+	seccomp_release(st->seccomp);
+	st->seccomp = NULL;
+	free(st->enosys);
+	st->enosys = NULL;
+	st->enosys_len = 0;
+}
+
 int op_seccomp_load(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
+	const char *what;
 	int r;
 
 	(void)op;
 	if (st->seccomp == NULL)
 		return init_error_set(err, EINVAL, "load before SECCOMP_INIT");
-	r = seccomp_load(st->seccomp);
-	seccomp_release(st->seccomp);
-	st->seccomp = NULL;
+	r = load_filter(st, 0, &what);
+	release_filter(st);
 	if (r < 0)
-		return init_error_set(err, -r, "load filter");
+		return init_error_set(err, -r, "%s", what);
 	return 0;
 }
 
@@ -206,7 +436,7 @@ static int hand_over(int sock, const char *data, size_t len, int fd, const char 
 int op_seccomp_load_notify(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	const char *name = op->args[0].str;
-	const char *call = "sendmsg";
+	const char *call = "sendmsg", *what = "load filter";
 	char *state = NULL;
 	uint32_t len;
 	int nfd, r;
@@ -224,8 +454,7 @@ int op_seccomp_load_notify(struct init_state *st, const struct plan_op *op, stru
 		return init_error_set(err, EINVAL, "sync \"%s\": no container process state in the answer", name);
 	}
 
-	r = seccomp_load(st->seccomp);
-	nfd = r < 0 ? r : seccomp_notify_fd(st->seccomp);
+	nfd = r = load_filter(st, 1, &what);
 	if (nfd >= 0)
 		r = hand_over(st->listener_fd, state, len, nfd, &call) < 0 ? -errno : 0;
 	/* Our copy goes first: should the hand-over have failed, notified syscalls then fail with
@@ -234,13 +463,10 @@ int op_seccomp_load_notify(struct init_state *st, const struct plan_op *op, stru
 		close(nfd);
 	close(st->listener_fd);
 	st->listener_fd = -1;
-	seccomp_release(st->seccomp);
-	st->seccomp = NULL;
+	release_filter(st);
 	free(state);
-	if (r < 0 && nfd < 0)
-		return init_error_set(err, -r, "load filter");
 	if (nfd < 0)
-		return init_error_set(err, -nfd, "no notify fd after loading the filter (no SCMP_ACT_NOTIFY rule)");
+		return init_error_set(err, -nfd, "%s", what);
 	if (r < 0)
 		return init_error_set(err, -r, "%s the notify fd and the container process state", call);
 	return 0;

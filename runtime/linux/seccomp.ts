@@ -11,6 +11,7 @@ import { TrunError } from '../errors';
 import { OpCode, type Op } from '../init/protocol';
 
 const EPERM = 1;
+const ENOSYS = 38;
 
 /** libseccomp's SCMP_ACT_* values; ERRNO and TRACE carry their data in the low 16 bits. */
 const ACTIONS: Readonly<Record<string, number>> = {
@@ -117,6 +118,23 @@ export function seccompListenerOps(id: string, seccomp: LinuxSeccomp | undefined
   return listener === undefined ? [] : [{ op: OpCode.SECCOMP_LISTENER, path: listener }];
 }
 
+/**
+ * runc's -ENOSYS stub (libcontainer/seccomp/patchbpf): a syscall whose number is higher than
+ * every syscall the profile names on that architecture is newer than the profile, so it gets
+ * ENOSYS, not the default action, and libc falls back (clone3 -> clone, faccessat2 -> faccessat).
+ * Not for a permissive default (ALLOW, LOG, TRACE: a tracer handles new syscalls itself), nor
+ * when the default already returns ENOSYS. Every rule's names count, whatever its action. The
+ * native architecture is always included (runc 1.1.15 on: a profile may list none), and there
+ * is no special case for clone3 beyond this rule: it is newer than any profile that omits it.
+ */
+function enosysStubOps(seccomp: LinuxSeccomp, defaultAction: number): Op[] {
+  if (['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(seccomp.defaultAction)) return [];
+  if (defaultAction === actionValue('', '', 'SCMP_ACT_ERRNO', ENOSYS)) return [];
+  const syscalls = [...new Set((seccomp.syscalls ?? []).flatMap((r) => r.names))];
+  const architectures = [...new Set(['SCMP_ARCH_NATIVE', ...(seccomp.architectures ?? [])])];
+  return [{ op: OpCode.SECCOMP_ENOSYS, architectures, syscalls }];
+}
+
 export interface SeccompOps {
   /** Makes the filter in the init's memory (an unknown syscall fails there, during create). */
   build: Op[];
@@ -126,9 +144,10 @@ export interface SeccompOps {
   notify: boolean;
 }
 
-export function seccompOps(id: string, seccomp: LinuxSeccomp | undefined): SeccompOps {
+/** `withListener` false: the filter is loaded as it is, its SCMP_ACT_NOTIFY syscalls failing with ENOSYS. */
+export function seccompOps(id: string, seccomp: LinuxSeccomp | undefined, withListener = true): SeccompOps {
   if (!seccomp) return { build: [], load: [], notify: false };
-  const listener = seccompListener(id, seccomp);
+  const listener = withListener ? seccompListener(id, seccomp) : undefined;
   const defaultAction = actionValue(id, 'linux.seccomp.defaultAction', seccomp.defaultAction, seccomp.defaultErrnoRet);
   let flags = 0;
   for (const f of seccomp.flags ?? []) {
@@ -139,6 +158,7 @@ export function seccompOps(id: string, seccomp: LinuxSeccomp | undefined): Secco
   const architectures = [...(seccomp.architectures ?? [])];
   const ops: Op[] = [{ op: OpCode.SECCOMP_INIT, defaultAction, architectures, flags }];
   (seccomp.syscalls ?? []).forEach((rule, i) => ops.push(...ruleOps(id, i, rule, defaultAction)));
+  ops.push(...enosysStubOps(seccomp, defaultAction));
   if (listener === undefined) return { build: ops, load: [{ op: OpCode.SECCOMP_LOAD }], notify: false };
   return { build: ops, load: [{ op: OpCode.SECCOMP_LOAD_NOTIFY, sync: SECCOMP_NOTIFY_SYNC }], notify: true };
 }

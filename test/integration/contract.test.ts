@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readProcStat } from '../../runtime/linux/proc';
+import { startRecvtty } from '../helpers/console';
 import { REPO, TRUN_ARGV, TestEnv } from '../helpers/trun';
 
 const env = new TestEnv('contract');
@@ -55,23 +56,15 @@ test('a console over --console-socket: the pty master goes to the caller', async
   const deep = path.join(env.dir, 'a'.repeat(60), 'b'.repeat(60));
   fs.mkdirSync(deep, { recursive: true });
   const sock = path.join(deep, 'console.sock');
-  const recv = spawn(path.join(REPO, 'build/recvtty'), [sock], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  recv.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  await new Promise<void>((resolve, reject) => {
-    recv.stderr.on('data', (d: Buffer) => { err += d.toString(); if (err.includes('listening')) resolve(); });
-    recv.on('exit', () => reject(new Error(`recvtty exited: ${err}`)));
-  });
-  const done = new Promise<number | null>((resolve) => recv.on('exit', (c) => resolve(c)));
+  const tty = await startRecvtty(sock);
   const id = env.id();
   const bundle = env.bundle((s) => { s.process!.terminal = true; }, ['sh', '-c', 'tty; echo hello-tty']);
   const r = env.trun(['run', '-d', '--console-socket', sock, '-b', bundle, id]);
   assert.is(r.code, 0, r.stderr);
-  assert.is(await done, 0);
-  assert.match(err, /pty \d+/);
-  assert.match(out, /\/dev\/pts\/\d+\r?\n/);
-  assert.match(out, /hello-tty/);
+  assert.is(await tty.done, 0);
+  assert.match(tty.log(), /pty \d+/);
+  assert.match(tty.output(), /\/dev\/pts\/\d+\r?\n/);
+  assert.match(tty.output(), /hello-tty/);
   env.ok(['delete', '-f', id]);
 });
 

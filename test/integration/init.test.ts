@@ -83,7 +83,9 @@ const alive = (pid: number): boolean => {
  * is closed (so children that inherited them, e.g. a DETACHed container, are gone too). The
  * timeout is a safety net, not synchronisation: it kills every pid we know of and fails.
  */
-function runInit(ops: Op[], opts: RunOptions = {}): Promise<Result> {
+/** Runs a plan; an exec (sh(), hostSh(), execOps()) is two ops, so steps may be lists. */
+function runInit(steps: Array<Op | Op[]>, opts: RunOptions = {}): Promise<Result> {
+  const ops = steps.flat();
   return new Promise((resolve, reject) => {
     const stdio: Array<'ignore' | 'pipe'> = [opts.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe'];
     for (let i = 0; i < (opts.extraFds ?? 0); i++) stdio.push('pipe');
@@ -168,13 +170,14 @@ function containerStart(rootfs: string, flags = CLONE_NEWNS | CLONE_NEWPID | CLO
   ];
 }
 
-const sh = (script: string, env: string[] = ['PATH=/bin:/usr/bin:/sbin:/usr/sbin']): Op => ({
-  op: OpCode.EXEC, argv: ['/bin/sh', '-c', script], env, preserveFds: 0, flags: 0,
-});
+/** EXEC_PREPARE then EXEC. */
+const execOps = (argv: string[], env: string[], preserveFds = 0, flags = 0): Op[] => [
+  { op: OpCode.EXEC_PREPARE, env, preserveFds, flags },
+  { op: OpCode.EXEC, argv },
+];
+const sh = (script: string, env: string[] = ['PATH=/bin:/usr/bin:/sbin:/usr/sbin']): Op[] => execOps(['/bin/sh', '-c', script], env);
 /** Host busybox sh, for plans that never pivot. */
-const hostSh = (script: string): Op => ({
-  op: OpCode.EXEC, argv: [BUSYBOX, 'sh', '-c', script], env: ['PATH=/usr/bin:/bin'], preserveFds: 0, flags: 0,
-});
+const hostSh = (script: string): Op[] => execOps([BUSYBOX, 'sh', '-c', script], ['PATH=/usr/bin:/bin']);
 
 // ---- tests --------------------------------------------------------------------------------
 
@@ -271,7 +274,7 @@ test('WRITE_FILE, RLIMIT, UMASK, CHDIR and SETSID', () =>
       { op: OpCode.WRITE_FILE, path: path.join(dir, 'new'), data: 'line one\nline two\n', create: true },
       { op: OpCode.RLIMIT, resource: 7 /* RLIMIT_NOFILE */, soft: 100n, hard: 200n },
       { op: OpCode.UMASK, mask: 0o027 },
-      { op: OpCode.CHDIR, path: dir },
+      { op: OpCode.CHDIR, path: dir, flags: 0 },
       { op: OpCode.SETSID },
       hostSh('ulimit -n; ulimit -Hn; umask; pwd; test "$(cut -d" " -f6 /proc/$$/stat)" = "$$" && echo session-leader'),
     ]);
@@ -484,14 +487,14 @@ test('RESOLVE_EXEC reports a missing or non-executable file before anything runs
     // Found through PATH (an empty PATH means the default one): EXEC runs what was found.
     const found = await runInit([
       { op: OpCode.RESOLVE_EXEC, file: 'busybox', path: '' },
-      { op: OpCode.EXEC, argv: ['busybox', 'echo', 'found'], env: [], preserveFds: 0, flags: 0 },
+      execOps(['busybox', 'echo', 'found'], []),
     ]);
     assert.is(found.stdout, 'found\n');
     assert.is(found.code, 0);
   }));
 
 test('a failed execve is an ERROR frame, a line on stderr and exit 127', async () => {
-  const r = await runInit([{ op: OpCode.EXEC, argv: ['/no/such/file'], env: [], preserveFds: 0, flags: 0 }]);
+  const r = await runInit([execOps(['/no/such/file'], [])]);
   assert.equal(ofType(r.frames, MsgType.ERROR).map(text), ['exec: exec "/no/such/file": no such file or directory']);
   assert.is(r.stderr, 'trun-init: exec: exec "/no/such/file": no such file or directory\n');
   assert.is(r.code, 127);
@@ -503,7 +506,7 @@ test('USER, CAPBSET and CAPSET drop to a user with exactly the capabilities aske
   const r = await runInit([
     { op: OpCode.CAPBSET, keep },
     { op: OpCode.USER, uid: 1000, gid: 1000, groups: [100, 10] },
-    { op: OpCode.CAPSET, effective: bind, permitted: bind, inheritable: bind, ambient: bind },
+    { op: OpCode.CAPSET, effective: bind, permitted: bind, inheritable: bind, ambient: bind, flags: 0 },
     { op: OpCode.NO_NEW_PRIVS },
     hostSh('id -u; id -g; id -G; grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs)" /proc/self/status'),
   ]);
@@ -524,7 +527,7 @@ test('USER, CAPBSET and CAPSET drop to a user with exactly the capabilities aske
 test('without ambient capabilities a non-root user execs with none', async () => {
   const r = await runInit([
     { op: OpCode.USER, uid: 65534, gid: 65534, groups: [] },
-    { op: OpCode.CAPSET, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n },
+    { op: OpCode.CAPSET, effective: 0n, permitted: 0n, inheritable: 0n, ambient: 0n, flags: 0 },
     hostSh('id -u; id -G; grep CapEff /proc/self/status'),
   ]);
   assert.is(r.stdout, '65534\n65534\nCapEff:\t0000000000000000\n');
@@ -749,9 +752,8 @@ test('the init runs from a sealed memfd copy and is not dumpable', async () => {
 
 test('EXEC resets signal dispositions, marks fds beyond the preserved ones close-on-exec, sets LISTEN_PID', async () => {
   const script = 'echo pid=$$ $LISTEN_PID $LISTEN_FDS; grep -E "^Sig(Blk|Ign)" /proc/self/status; for f in 3 4 5 6; do test -e /proc/self/fd/$f && echo -n "$f "; done; echo';
-  const exec = (preserveFds: number, flags: number = ExecFlag.LISTEN_PID): Op => ({
-    op: OpCode.EXEC, argv: [BUSYBOX, 'sh', '-c', script], env: ['LISTEN_FDS=1', 'LISTEN_PID=999999'], preserveFds, flags,
-  });
+  const exec = (preserveFds: number, flags: number = ExecFlag.LISTEN_PID): Op[] =>
+    execOps([BUSYBOX, 'sh', '-c', script], ['LISTEN_FDS=1', 'LISTEN_PID=999999'], preserveFds, flags);
   // fds 4 and 5 are inherited pipes; fd 3 is the sync socket (close-on-exec whatever happens).
   const r = await runInit([exec(0)], { extraFds: 2, ignoreSignals: ['USR1', 'PIPE', 'HUP'] });
   assert.is(r.code, 0, r.stderr);

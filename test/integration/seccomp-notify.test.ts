@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { seccompBundle } from '../helpers/seccomp';
 import { REPO, TestEnv, assertNothingLeft, snapshot } from '../helpers/trun';
 import type { LinuxSeccomp, Spec } from '../../spec/types/runtime';
 
@@ -72,11 +73,7 @@ const notifyMkdir = (agent: { socket: string } | string, extra: Partial<LinuxSec
 });
 
 function bundleWith(seccomp: LinuxSeccomp, args: string[], noNewPrivileges = true, mut: (s: Spec) => void = () => {}): string {
-  return env.bundle((s) => {
-    s.linux!.seccomp = seccomp;
-    s.process!.noNewPrivileges = noNewPrivileges;
-    mut(s);
-  }, args);
+  return seccompBundle(env, seccomp, args, noNewPrivileges, mut);
 }
 
 const readPid = (file: string) => Number(fs.readFileSync(file, 'utf8'));
@@ -183,13 +180,15 @@ test('an agent that drops the fd: the notified calls fail with ENOSYS', async ()
 });
 
 test('NOTIFY without a listenerPath: a clear error, nothing left', () => {
-  for (const listenerPath of [undefined, '']) {
-    const before = snapshot();
-    const id = env.id();
-    const r = env.trun(['create', '-b', bundleWith(notifyMkdir('/unused', { listenerPath }), ['true']), id]);
-    assert.is(r.code, 1);
-    assert.match(r.stderr, /linux\.seccomp\.listenerPath: must be set when a rule uses SCMP_ACT_NOTIFY \(seccomp listenerPath is not set\)/);
-    assertNothingLeft(env, before, id);
+  for (const command of ['create', 'run']) {
+    for (const listenerPath of [undefined, '']) {
+      const before = snapshot();
+      const id = env.id();
+      const r = env.trun([command, '-b', bundleWith(notifyMkdir('/unused', { listenerPath }), ['true']), id]);
+      assert.is(r.code, 1);
+      assert.match(r.stderr, /linux\.seccomp\.listenerPath: must be set when a rule uses SCMP_ACT_NOTIFY \(seccomp listenerPath is not set\)/);
+      assertNothingLeft(env, before, id);
+    }
   }
 });
 

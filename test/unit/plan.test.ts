@@ -44,8 +44,8 @@ test('foreground run waits for the container', () => {
 
 test('the plan ends: resolve, created sync, fifo, exec', () => {
   const { ops } = compileCreatePlan(input(spec()));
-  const tail = ops.slice(-4).map((o) => o.op);
-  assert.equal(tail, [OpCode.RESOLVE_EXEC, OpCode.SYNC, OpCode.WAIT_FIFO, OpCode.EXEC]);
+  const tail = ops.slice(-6).map((o) => o.op);
+  assert.equal(tail, [OpCode.CHDIR, OpCode.RESOLVE_EXEC, OpCode.SYNC, OpCode.WAIT_FIFO, OpCode.EXEC_PREPARE, OpCode.EXEC]);
   const exec = ofType(ops, OpCode.EXEC)[0]!;
   assert.equal(exec.argv, ['/bin/echo', 'hi']);
 });
@@ -168,7 +168,7 @@ test('rlimits, identity and capabilities come before the exec', () => {
   const { ops } = compileCreatePlan(input(s));
   const user = ofType(ops, OpCode.USER)[0]!;
   assert.equal([user.uid, user.gid, user.groups], [1000, 100, [10, 20]]);
-  const order = [OpCode.RLIMIT, OpCode.NO_NEW_PRIVS, OpCode.CAPBSET, OpCode.USER, OpCode.CAPSET, OpCode.CHDIR].map((c) => ops.findIndex((o) => o.op === c));
+  const order = [OpCode.RLIMIT, OpCode.NO_NEW_PRIVS, OpCode.CHDIR, OpCode.CAPBSET, OpCode.USER, OpCode.CAPSET].map((c) => ops.findIndex((o) => o.op === c));
   assert.equal([...order].sort((a, b) => a - b), order);
   const capset = ofType(ops, OpCode.CAPSET)[0]!;
   assert.is(capset.effective, (1n << 29n) | (1n << 5n) | (1n << 10n)); // AUDIT_WRITE, KILL, NET_BIND_SERVICE

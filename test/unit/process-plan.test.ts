@@ -254,4 +254,15 @@ test('apparmor: a profile the host has not loaded is refused by name; "unconfine
   assert.is(ofType(processSteps('c7', proc('missing'), undefined, aa(undefined), 0).prepare, OpCode.WRITE_FILE).length, 1);
 });
 
+// ---- capabilities ---------------------------------------------------------------------------
+
+test('ambient capabilities the kernel would refuse (not permitted and inheritable) are left out', () => {
+  const steps = processSteps('c1', {
+    cwd: '/', args: ['sh'],
+    capabilities: { permitted: ['CAP_KILL', 'CAP_CHOWN'], inheritable: ['CAP_CHOWN', 'CAP_NET_RAW'], ambient: ['CAP_KILL', 'CAP_CHOWN', 'CAP_NET_RAW'] },
+  }, undefined, host, 0);
+  const [capset] = ofType(steps.prepare, OpCode.CAPSET);
+  assert.is(capset!.ambient, 1n << 0n); // CAP_CHOWN only
+});
+
 test.run();

@@ -7,7 +7,7 @@ import type { StateDocument } from '../../runtime/container';
 import { OCI_VERSION, defaultSpec } from '../../runtime/defaults';
 import { TrunError } from '../../runtime/errors';
 import { compileExecPlan } from '../../runtime/exec-plan';
-import { OpCode, type Op } from '../../runtime/init/protocol';
+import { CapsetFlag, OpCode, type Op } from '../../runtime/init/protocol';
 import {
   NOTIFY_REFUSED_SYSCALLS, SECCOMP_NOTIFY_SYNC, actionValue, containerProcessState, listenerError, seccompListener,
   seccompListenerOps, seccompOps,
@@ -36,12 +36,31 @@ test('rules: one per name, args flattened, default-action rules dropped', () => 
   });
   const ops = [...build, ...load];
   assert.is(ops[0]!.op, OpCode.SECCOMP_INIT);
-  assert.equal(ops.map((o) => o.op), [OpCode.SECCOMP_INIT, OpCode.SECCOMP_RULE, OpCode.SECCOMP_RULE, OpCode.SECCOMP_LOAD]);
+  assert.equal(ops.map((o) => o.op), [OpCode.SECCOMP_INIT, OpCode.SECCOMP_RULE, OpCode.SECCOMP_RULE, OpCode.SECCOMP_ENOSYS, OpCode.SECCOMP_LOAD]);
   const init = ops[0] as Extract<(typeof ops)[number], { op: OpCode.SECCOMP_INIT }>;
   assert.is(init.flags, 2);
   const rule = ops[1] as Extract<(typeof ops)[number], { op: OpCode.SECCOMP_RULE }>;
   assert.is(rule.syscall, 'read');
   assert.equal(rule.args, [0n, 1n, 0n, 4n]);
+});
+
+test('the -ENOSYS stub: the names of every rule, the native architecture always; none for a permissive or ENOSYS default', () => {
+  const syscalls: LinuxSyscall[] = [
+    { names: ['read', 'write'], action: 'SCMP_ACT_ALLOW' },
+    { names: ['mkdir', 'read'], action: 'SCMP_ACT_ERRNO' }, // same as the default: no rule, but it counts
+  ];
+  const stub = (seccomp: LinuxSeccomp) => seccompOps('c', seccomp).build.filter((o) => o.op === OpCode.SECCOMP_ENOSYS);
+  assert.equal(stub({ defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X32'], syscalls }), [
+    { op: OpCode.SECCOMP_ENOSYS, architectures: ['SCMP_ARCH_NATIVE', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32'], syscalls: ['read', 'write', 'mkdir'] },
+  ]);
+  for (const defaultAction of ['SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_TRAP'] as const) {
+    assert.is(stub({ defaultAction, syscalls }).length, 1, defaultAction);
+  }
+  for (const defaultAction of ['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'] as const) {
+    assert.is(stub({ defaultAction, syscalls }).length, 0, defaultAction);
+  }
+  assert.is(stub({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, syscalls }).length, 0);
+  assert.is(stub({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, syscalls }).length, 1);
 });
 
 test('bad comparisons are refused', () => {
@@ -112,20 +131,35 @@ function procWith(noNewPrivileges: boolean): Process {
   return { cwd: '/', args: ['sh'], noNewPrivileges, capabilities: { bounding: [], effective: [], permitted: [] } };
 }
 
-test('process steps: where the filter is loaded, with and without a listener', () => {
-  // Without no_new_privs: early, before the capabilities go, listener or not.
-  for (const seccomp of [withListener(), { defaultAction: 'SCMP_ACT_ALLOW' } as LinuxSeccomp]) {
-    const { prepare, finish } = processSteps('c', procWith(false), { seccomp }, host, 0);
-    const load = prepare.findIndex((o) => o.op === OpCode.SECCOMP_LOAD || o.op === OpCode.SECCOMP_LOAD_NOTIFY);
-    assert.ok(load >= 0 && load < codes(prepare).indexOf(OpCode.CAPBSET));
-    assert.equal(codes(finish), [OpCode.EXEC]);
+test('process steps: the filter is loaded last, with and without no_new_privs and a listener', () => {
+  const plain: LinuxSeccomp = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['execve'], action: 'SCMP_ACT_ALLOW' }] };
+  // With no_new_privs: after everything, execve alone follows.
+  const late = processSteps('c', procWith(true), { seccomp: plain }, host, 0);
+  assert.equal(codes(late.finish), [OpCode.EXEC_PREPARE, OpCode.SECCOMP_LOAD, OpCode.EXEC]);
+  assert.equal(codes(late.prepare).slice(-2), [OpCode.CHDIR, OpCode.RESOLVE_EXEC]);
+  // Without: CAP_SYS_ADMIN kept beside the final sets for the load, one capset after it.
+  const early = processSteps('c', procWith(false), { seccomp: plain }, host, 0);
+  assert.equal(codes(early.finish), [OpCode.EXEC_PREPARE, OpCode.SECCOMP_LOAD, OpCode.CAPSET, OpCode.EXEC]);
+  const [raised, dropped] = [...early.prepare, ...early.finish].filter((o): o is Extract<Op, { op: OpCode.CAPSET }> => o.op === OpCode.CAPSET);
+  assert.equal([raised!.effective, raised!.permitted, raised!.flags], [1n << 21n, 1n << 21n, 0]);
+  assert.equal([dropped!.effective, dropped!.permitted, dropped!.flags], [0n, 0n, CapsetFlag.KEEP_AMBIENT]);
+  // A process that keeps CAP_SYS_ADMIN needs no second capset.
+  const admin = procWith(false);
+  admin.capabilities = { effective: ['CAP_SYS_ADMIN'], permitted: ['CAP_SYS_ADMIN'] };
+  assert.equal(codes(processSteps('c', admin, { seccomp: plain }, host, 0).finish), [OpCode.EXEC_PREPARE, OpCode.SECCOMP_LOAD, OpCode.EXEC]);
+  // No capabilities object: nothing to keep CAP_SYS_ADMIN beside, the load comes before the user.
+  const bare = processSteps('c', { cwd: '/', args: ['sh'] }, { seccomp: plain }, host, 0);
+  assert.ok(codes(bare.prepare).indexOf(OpCode.SECCOMP_LOAD) < codes(bare.prepare).indexOf(OpCode.USER));
+  // A listener: for create, last in prepare (trun answers its sync point); for exec, before the exec.
+  for (const nnp of [true, false]) {
+    const notify = processSteps('c', procWith(nnp), { seccomp: withListener() }, host, 0);
+    assert.equal(codes(notify.prepare).slice(-1), [OpCode.SECCOMP_LOAD_NOTIFY]);
+    const exec = processSteps('c', procWith(nnp), { seccomp: withListener() }, host, 0, { waitsForStart: false });
+    assert.equal(codes(exec.finish).slice(0, 2), [OpCode.EXEC_PREPARE, OpCode.SECCOMP_LOAD_NOTIFY]);
+    // A hook's filter: no hand-over.
+    const hook = processSteps('c', procWith(nnp), { seccomp: withListener() }, host, 0, { waitsForStart: false, listener: false });
+    assert.ok(codes(hook.finish).includes(OpCode.SECCOMP_LOAD));
   }
-  // With it: just before the exec, or, for a listener, last in prepare (trun is still there).
-  const late = processSteps('c', procWith(true), { seccomp: { defaultAction: 'SCMP_ACT_ALLOW' } }, host, 0);
-  assert.equal(codes(late.finish), [OpCode.SECCOMP_LOAD, OpCode.EXEC]);
-  const notify = processSteps('c', procWith(true), { seccomp: withListener() }, host, 0);
-  assert.equal(codes(notify.prepare).slice(-2), [OpCode.RESOLVE_EXEC, OpCode.SECCOMP_LOAD_NOTIFY]);
-  assert.equal(codes(notify.finish), [OpCode.EXEC]);
 });
 
 function createSpec(seccomp: LinuxSeccomp, noNewPrivileges: boolean): Spec {
@@ -161,7 +195,7 @@ test('exec plan: the listener is reached before the setns, the fd goes over afte
   const at = (c: OpCode) => order.indexOf(c);
   assert.ok(at(OpCode.SECCOMP_LISTENER) >= 0 && at(OpCode.SECCOMP_LISTENER) < at(OpCode.SETNS));
   assert.ok(at(OpCode.SECCOMP_LOAD_NOTIFY) > at(OpCode.CLONE));
-  assert.equal(order.slice(-2), [OpCode.SECCOMP_LOAD_NOTIFY, OpCode.EXEC]);
+  assert.equal(order.slice(-3), [OpCode.EXEC_PREPARE, OpCode.SECCOMP_LOAD_NOTIFY, OpCode.EXEC]);
 });
 
 const stateDoc: StateDocument = {
