@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Spec } from '../spec/types/runtime';
 import { TrunError, sysError } from './errors';
+import type { HostRootfs } from './host-rootfs';
 import { acquirePidLock, uniqueSuffix } from './pid-lock';
 
 export const DEFAULT_ROOT = '/run/trun';
@@ -33,6 +34,8 @@ export interface StoredState {
   config: Spec;
   /** Created with --no-new-keyring: exec keeps the caller's session keyring too. */
   noNewKeyring?: boolean;
+  /** No mount namespace: the rootfs bind in the host's, which delete takes down. */
+  hostRootfs?: HostRootfs;
 }
 
 const ID_RE = /^[\w+.-]+$/;

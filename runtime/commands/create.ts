@@ -10,6 +10,7 @@ import type { Context } from '../context';
 import { storeOf } from '../context';
 import { TrunError, sysError } from '../errors';
 import { runHooks, runHooksLogged } from '../hooks';
+import { detachHostRootfs, recordHostRootfs, type HostRootfs } from '../host-rootfs';
 import { launchInit, type LaunchResult } from '../init/launch';
 import { cgroupManager, deviceFilterOps, cgroupMountSources, type CgroupManager } from '../linux/cgroups';
 import { DEFAULT_DEVICE_RULES } from '../linux/devices';
@@ -101,6 +102,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
   let pid = 0;
   let saved: StoredState | undefined;
   let netDevices: MovedNetDevices | undefined;
+  let hostRootfs: HostRootfs | undefined;
   try {
     cgroup = cgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.global.systemdCgroup });
     cgroup.create();
@@ -127,6 +129,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       canReach: canSearchParents,
     });
     checkNetDevicesOnHost(id, plan.netDevices, plan.netns);
+    // Before the init exists: whatever is on the rootfs then is not the container's.
+    if (plan.rootfsOnHost) hostRootfs = recordHostRootfs(plan.rootfs);
 
     const state: StoredState = {
       ociVersion: spec.ociVersion,
@@ -141,6 +145,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       cgroupPaths: cgroup.paths,
       config: spec,
       ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
+      ...(hostRootfs ? { hostRootfs } : {}),
     };
     const hookState = (status: Status) => ociState(state, status);
     const cg = cgroup;
@@ -199,6 +204,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
   } catch (e) {
     netDevices?.rollback(ctx.warn);
     await cleanupFailedCreate(pid, cgroup);
+    if (hostRootfs) await detachHostRootfs(hostRootfs, id).catch((err: Error) => ctx.warn(err.message));
     // The spec: a failed create continues with delete, whose poststop hooks undo what hooks did.
     if (saved) await runHooksLogged('poststop', saved.config.hooks?.poststop, ociState(saved, 'stopped'), id, ctx.warn);
     store.remove(id);

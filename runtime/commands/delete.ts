@@ -5,6 +5,7 @@ import type { Context } from '../context';
 import { storeOf } from '../context';
 import { TrunError } from '../errors';
 import { runHooksLogged } from '../hooks';
+import { detachHostRootfs } from '../host-rootfs';
 import { waitGone } from '../linux/proc';
 
 export interface DeleteOptions {
@@ -35,6 +36,8 @@ export async function deleteContainer(ctx: Context, opts: DeleteOptions): Promis
     if (!(await waitGone(st.pid, st.pidStartTime, 10_000))) {
       throw new TrunError('ESYS', `container init ${st.pid} did not exit after SIGKILL`, { id });
     }
+    // Without a mount namespace the container's mounts are the host's: they go with it.
+    if (st.hostRootfs) await detachHostRootfs(st.hostRootfs, id);
     cgroup.destroy();
     await runHooksLogged('poststop', st.config.hooks?.poststop, ociState(st, 'stopped'), id, ctx.warn);
     store.remove(id);

@@ -71,6 +71,8 @@ int op_symlink(struct init_state *, const struct plan_op *, struct init_error *)
 int op_mkdir(struct init_state *, const struct plan_op *, struct init_error *);
 int op_pivot_root(struct init_state *, const struct plan_op *, struct init_error *);
 int op_move_root(struct init_state *, const struct plan_op *, struct init_error *);
+int op_chroot(struct init_state *, const struct plan_op *, struct init_error *);
+int op_unmount(struct init_state *, const struct plan_op *, struct init_error *);
 int op_mask_path(struct init_state *, const struct plan_op *, struct init_error *);
 int op_readonly_path(struct init_state *, const struct plan_op *, struct init_error *);
 int op_mount_tree(struct init_state *, const struct plan_op *, struct init_error *);

@@ -63,6 +63,8 @@ static const op_handler handlers[OP_MAX + 1] = {
 	[OP_MOUNT_SETATTR] = op_mount_setattr,
 	[OP_BIND_TREE] = op_bind_tree,
 	[OP_UNMOUNT_FULL] = op_unmount_full,
+	[OP_CHROOT] = op_chroot,
+	[OP_UNMOUNT] = op_unmount,
 };
 
 int run_plan(struct init_state *st, const struct plan *plan, struct init_error *err)

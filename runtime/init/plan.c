@@ -73,6 +73,8 @@ static const struct op_info op_table[OP_MAX + 1] = {
 	[OP_MOUNT_SETATTR] = { "mount_setattr", "swwb" },
 	[OP_BIND_TREE] = { "bind_tree", "swww" },
 	[OP_UNMOUNT_FULL] = { "unmount_full", "ls" },
+	[OP_CHROOT] = { "chroot", "s" },
+	[OP_UNMOUNT] = { "unmount", "sw" },
 };
 
 const char *op_name(uint16_t code)

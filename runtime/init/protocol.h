@@ -87,7 +87,9 @@ enum op_code {
 	OP_MOUNT_SETATTR = 48,
 	OP_BIND_TREE = 49,
 	OP_UNMOUNT_FULL = 50,
-	OP_MAX = OP_UNMOUNT_FULL,
+	OP_CHROOT = 51,
+	OP_UNMOUNT = 52,
+	OP_MAX = OP_UNMOUNT,
 };
 
 /* MOUNT's own flags (not MS_*). */
