@@ -89,6 +89,12 @@ test('a create that fails after some mounts leaves none behind', () => {
   assert.equal(hostMountPointsUnder(path.join(bundle, 'rootfs')), []);
 });
 
+test('root.readonly makes the container\'s bind of its rootfs read-only, not the host\'s directory', () => {
+  const bundle = noMountNsBundle(['sh', '-c', 'touch /x 2>/dev/null && echo writable || echo read-only'], (s) => { s.root!.readonly = true; });
+  assert.is(env.ok(['run', '-b', bundle, env.id('ro')]).trim(), 'read-only');
+  fs.writeFileSync(path.join(bundle, 'rootfs/x'), 'the host can still write\n');
+});
+
 test('maskedPaths or readonlyPaths without a mount namespace: refused as runc does', () => {
   for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
     const bundle = noMountNsBundle(['true'], (s) => { s.linux![key] = ['/proc/kcore']; });
