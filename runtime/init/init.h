@@ -3,7 +3,7 @@
  * files that own the handlers:
  *   ops.c      namespaces, files, ids, hostname, rlimits, umask, cwd, setsid (the small ones)
  *   process.c  clone, sync, exec fifo, executable lookup, exec
- *   mounts.c   rootfs, mounts, device nodes, symlinks, directories, pivot, masked/ro paths,
+ *   mounts.c   rootfs, mounts, device nodes, symlinks, directories, pivot or chroot, masked/ro paths,
  *              id-mapped trees moved into place
  *   idmap.c    detached trees cloned on the host before the clone: id-mapped, or plain binds
  *   mountinfo.c the ops that read mountinfo: the rootfs holder's propagation, --no-pivot's unmounts

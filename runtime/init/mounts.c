@@ -344,6 +344,16 @@ int op_pivot_root(struct init_state *st, const struct plan_op *op, struct init_e
 	return 0;
 }
 
+/* chroot to the current directory and step into it: --no-pivot's last move and CHROOT's. */
+static int chroot_cwd(struct init_error *err)
+{
+	if (chroot(".") < 0)
+		return init_error_set(err, errno, "chroot");
+	if (chdir("/") < 0)
+		return init_error_set(err, errno, "chdir \"/\"");
+	return 0;
+}
+
 int op_move_root(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	(void)op;
@@ -353,11 +363,7 @@ int op_move_root(struct init_state *st, const struct plan_op *op, struct init_er
 		return init_error_set(err, errno, "chdir to rootfs");
 	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
 		return init_error_set(err, errno, "move rootfs to \"/\"");
-	if (chroot(".") < 0)
-		return init_error_set(err, errno, "chroot");
-	if (chdir("/") < 0)
-		return init_error_set(err, errno, "chdir \"/\"");
-	return 0;
+	return chroot_cwd(err);
 }
 
 /* A container without a mount namespace of its own (its mounts are the host's): chroot, as
@@ -382,11 +388,7 @@ int op_chroot(struct init_state *st, const struct plan_op *op, struct init_error
 	}
 	if (fd != st->rootfs_fd)
 		close(fd);
-	if (chroot(".") < 0)
-		return init_error_set(err, errno, "chroot");
-	if (chdir("/") < 0)
-		return init_error_set(err, errno, "chdir \"/\"");
-	return 0;
+	return chroot_cwd(err);
 }
 
 #ifndef UMOUNT_NOFOLLOW
