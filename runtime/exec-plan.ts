@@ -73,6 +73,9 @@ export function compileExecPlan(input: ExecPlanInput): Op[] {
   for (const t of containerNamespaces(input.namespaces)) {
     ops.push({ op: OpCode.SETNS, path: `/proc/${input.initPid}/ns/${NAMESPACES[t].proc}`, nstype: NAMESPACES[t].flag });
   }
+  // No mount namespace to join: the container's root is a chroot (runc's exec stays in the
+  // host's root here; the process belongs in the container's).
+  if (!input.namespaces.includes('mount')) ops.push({ op: OpCode.CHROOT, path: `/proc/${input.initPid}/root` });
   // Joining a pid (or time) namespace applies to children only: the process is forked after.
   ops.push({ op: OpCode.CLONE, flags: 0, mode: input.detach ? CloneMode.DETACH : CloneMode.WAIT });
   // In a joined user namespace we are still the host's root (kuid 0), the owner of every file

@@ -76,6 +76,8 @@ export interface CreatePlan {
   netDevices: NetDeviceMove[];
   /** Where those devices go: the container's network namespace (undefined when it has none). */
   netns?: NetnsTarget;
+  /** No mount namespace: the rootfs and its mounts are made in the host's, and undone by delete. */
+  rootfsOnHost: boolean;
 }
 
 function fail(id: string, message: string): never {
@@ -286,6 +288,20 @@ function prepareRootOps(rootfs: string, rootProp: number): Op[] {
   ];
 }
 
+/**
+ * Without a mount namespace (the mounts are the host's): runc turns the host's whole tree rslave
+ * and its rootfs's holder private. Here nothing of the host changes: the rootfs gets a bind of
+ * its own, made rslave at once, so the container's mounts under it propagate nowhere, and a
+ * detach of that one bind (runtime/host-rootfs.ts) takes them all down when the container goes.
+ */
+function hostRootOps(rootfs: string): Op[] {
+  return [
+    { op: OpCode.MOUNT, source: rootfs, target: rootfs, fstype: '', flags: MS_BIND | MS_REC, data: '', mflags: 0 },
+    { op: OpCode.MOUNT, source: '', target: rootfs, fstype: '', flags: MS_SLAVE | MS_REC, data: '', mflags: 0 },
+    { op: OpCode.SET_ROOTFS, path: rootfs },
+  ];
+}
+
 /** KEY_USR_SEARCH and KEY_OTH_SEARCH from <linux/keyctl.h>'s permission bits. */
 const KEY_USR_SEARCH = 0x00080000;
 const KEY_OTH_SEARCH = 0x00000008;
@@ -309,7 +325,11 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   if (spec.linux?.mountLabel) checkSelinuxContext(id, 'linux.mountLabel', spec.linux.mountLabel, input.host);
   const userns = ns.types.has('user');
   const newUserns = ns.creates.includes('user');
-  if (!ns.types.has('mount')) fail(id, 'linux.namespaces: a mount namespace is required to set up the root filesystem');
+  // Without a mount namespace the container's mounts are made in the host's (runc does so too).
+  const mountns = ns.types.has('mount');
+  if (!mountns && (spec.linux?.maskedPaths?.length || spec.linux?.readonlyPaths?.length)) {
+    fail(id, 'unable to restrict sys entries without a private MNT namespace');
+  }
   // A joined uts namespace is the container's too (runc sets the name there): only none refuses.
   if (spec.hostname && !ns.types.has('uts')) fail(id, 'hostname: setting the hostname needs a uts namespace');
   if (spec.domainname && !ns.types.has('uts')) fail(id, 'domainname: setting the domainname needs a uts namespace');
@@ -364,7 +384,7 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
 
   const rootPropagation = spec.linux?.rootfsPropagation;
   const rootProp = rootPropagationFlags(id, rootPropagation);
-  ops.push(...prepareRootOps(rootfs, rootProp));
+  ops.push(...(mountns ? prepareRootOps(rootfs, rootProp) : hostRootOps(rootfs)));
 
   const hasCgroupNs = ns.types.has('cgroup');
   const mounts = spec.mounts ?? [];
@@ -384,13 +404,18 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
     sync('hooks');
   }
 
-  // pivot_root refuses a shared old root, and MS_MOVE onto a shared "/" would propagate the
-  // rootfs to its peers (the host's "/", with "rshared" on a shared host).
-  if (rootProp & MS_SHARED) ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: MS_PRIVATE, data: '', mflags: 0 });
-  // --no-pivot keeps the host's mounts under the chroot: not its whole procfs and sysfs, which
-  // would let a user-namespaced container mount an unmasked procfs (runc's msMoveRoot).
-  if (input.noPivot) ops.push({ op: OpCode.UNMOUNT_FULL, fstypes: ['proc', 'sysfs'], keep: rootfs });
-  ops.push(input.noPivot ? { op: OpCode.MOVE_ROOT } : { op: OpCode.PIVOT_ROOT });
+  if (mountns) {
+    // pivot_root refuses a shared old root, and MS_MOVE onto a shared "/" would propagate the
+    // rootfs to its peers (the host's "/", with "rshared" on a shared host).
+    if (rootProp & MS_SHARED) ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: MS_PRIVATE, data: '', mflags: 0 });
+    // --no-pivot keeps the host's mounts under the chroot: not its whole procfs and sysfs, which
+    // would let a user-namespaced container mount an unmasked procfs (runc's msMoveRoot).
+    if (input.noPivot) ops.push({ op: OpCode.UNMOUNT_FULL, fstypes: ['proc', 'sysfs'], keep: rootfs });
+    ops.push(input.noPivot ? { op: OpCode.MOVE_ROOT } : { op: OpCode.PIVOT_ROOT });
+  } else {
+    // The host's root stays where it is (pivot_root would move it, --no-pivot's MS_MOVE too).
+    ops.push({ op: OpCode.CHROOT, path: '' });
+  }
 
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     if (key.includes('/') || key.includes('..')) fail(id, `linux.sysctl: invalid key "${key}"`);
@@ -403,7 +428,8 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
     ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: MS_REMOUNT | MS_BIND | MS_RDONLY, data: '', mflags: 0 });
   }
   // The root mount itself gets the propagation asked for, last: readonly paths bind their
-  // targets onto themselves, which an unbindable tree would refuse.
+  // targets onto themselves, which an unbindable tree would refuse. Without a mount namespace
+  // "/" is the rootfs's own bind by now, never the host's root.
   if (rootPropagation) ops.push({ op: OpCode.MOUNT, source: '', target: '/', fstype: '', flags: rootProp, data: '', mflags: 0 });
   if (spec.hostname) ops.push({ op: OpCode.SETHOSTNAME, name: spec.hostname });
   if (spec.domainname) ops.push({ op: OpCode.SETDOMAINNAME, name: spec.domainname });
@@ -420,5 +446,5 @@ export function compileCreatePlan(input: CreatePlanInput): CreatePlan {
   ops.push({ op: OpCode.WAIT_FIFO });
   ops.push(...steps.finish);
 
-  return { ops, rootfs, newNamespaces: ns.creates, userns, syncPoints, netDevices, ...(netns ? { netns } : {}) };
+  return { ops, rootfs, newNamespaces: ns.creates, userns, syncPoints, netDevices, ...(netns ? { netns } : {}), rootfsOnHost: !mountns };
 }

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Spec } from '../spec/types/runtime';
 import { TrunError, sysError } from './errors';
+import type { HostRootfs } from './host-rootfs';
 import { acquirePidLock, uniqueSuffix } from './pid-lock';
 
 export const DEFAULT_ROOT = '/run/trun';
@@ -36,6 +37,8 @@ export interface StoredState {
   config: Spec;
   /** Created with --no-new-keyring: exec keeps the caller's session keyring too. */
   noNewKeyring?: boolean;
+  /** No mount namespace: the rootfs bind in the host's, which delete takes down. */
+  hostRootfs?: HostRootfs;
 }
 
 /**
@@ -47,6 +50,8 @@ export interface CreatingRecord {
   id: string;
   /** As in StoredState: one directory per controller ("unified" for cgroup v2). */
   cgroupPaths: Record<string, string>;
+  /** Without a mount namespace: the rootfs whose bind create makes on the host (host-rootfs.ts). */
+  hostRootfs?: HostRootfs;
 }
 
 const ID_RE = /^[\w+.-]+$/;
@@ -107,7 +112,7 @@ export class StateStore {
     try {
       const rec = JSON.parse(fs.readFileSync(path.join(this.dir(id), CREATING_FILE), 'utf8')) as Partial<CreatingRecord>;
       if (rec.id !== id || typeof rec.cgroupPaths !== 'object' || rec.cgroupPaths === null) return undefined;
-      return { id, cgroupPaths: rec.cgroupPaths };
+      return { id, cgroupPaths: rec.cgroupPaths, ...(rec.hostRootfs ? { hostRootfs: rec.hostRootfs } : {}) };
     } catch {
       return undefined;
     }

@@ -10,6 +10,7 @@ import type { Context } from '../context';
 import { storeOf } from '../context';
 import { TrunError, sysError } from '../errors';
 import { runHooks, runHooksLogged } from '../hooks';
+import { detachHostRootfs, recordHostRootfs, type HostRootfs } from '../host-rootfs';
 import { launchInit, type LaunchResult } from '../init/launch';
 import { cgroupManager, deviceFilterOps, cgroupMountSources, type CgroupManager } from '../linux/cgroups';
 import { DEFAULT_DEVICE_RULES } from '../linux/devices';
@@ -103,6 +104,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
   let pid = 0;
   let saved: StoredState | undefined;
   let netDevices: MovedNetDevices | undefined;
+  let hostRootfs: HostRootfs | undefined;
   try {
     const resources = spec.linux?.resources ?? {};
     const manager = cgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.global.systemdCgroup });
@@ -137,6 +139,11 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       canReach: canSearchParents,
     });
     checkNetDevicesOnHost(id, plan.netDevices, plan.netns);
+    // Before the init exists: whatever is on the rootfs then is not the container's.
+    if (plan.rootfsOnHost) {
+      hostRootfs = recordHostRootfs(plan.rootfs);
+      store.saveCreating({ id, cgroupPaths: manager.paths, hostRootfs });
+    }
 
     const state: StoredState = {
       ociVersion: spec.ociVersion,
@@ -151,6 +158,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       cgroupPaths: manager.paths,
       config: spec,
       ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
+      ...(hostRootfs ? { hostRootfs } : {}),
     };
     const hookState = (status: Status) => ociState(state, status);
 
@@ -208,6 +216,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
   } catch (e) {
     netDevices?.rollback(ctx.warn);
     await cleanupFailedCreate(pid, undoCgroup);
+    if (hostRootfs) await detachHostRootfs(hostRootfs, id).catch((err: Error) => ctx.warn(err.message));
     // The spec: a failed create continues with delete, whose poststop hooks undo what hooks did.
     if (saved) await runHooksLogged('poststop', saved.config.hooks?.poststop, ociState(saved, 'stopped'), id, ctx.warn);
     store.remove(id);

@@ -7,6 +7,7 @@ import { storeOf } from '../context';
 import { TrunError } from '../errors';
 import { runHooksLogged } from '../hooks';
 import { loadCgroupManager } from '../linux/cgroups';
+import { detachHostRootfs } from '../host-rootfs';
 import { waitGone } from '../linux/proc';
 import type { StateStore, StoredState } from '../state';
 
@@ -43,7 +44,7 @@ export async function deleteContainer(ctx: Context, opts: DeleteOptions): Promis
       // be read. As runc, the directory goes, and without --force the answer is still an error.
       const missing = e instanceof TrunError && e.code === 'ENOTEXIST';
       if (!missing && !opts.force) throw e;
-      removeUnfinished(store, id);
+      await removeUnfinished(store, id);
       if (missing && !opts.force) throw notExist(id);
       return;
     }
@@ -68,6 +69,8 @@ async function deleteLoaded(ctx: Context, store: StateStore, st: StoredState, fo
   if (!(await waitGone(st.pid, st.pidStartTime, 10_000))) {
     throw new TrunError('ESYS', `container init ${st.pid} did not exit after SIGKILL`, { id });
   }
+  // Without a mount namespace the container's mounts are the host's: they go with it.
+  if (st.hostRootfs) await detachHostRootfs(st.hostRootfs, id);
   cgroup.destroy();
   await runHooksLogged('poststop', st.config.hooks?.poststop, ociState(st, 'stopped'), id, ctx.warn);
   store.remove(id);
@@ -78,8 +81,9 @@ async function deleteLoaded(ctx: Context, store: StateStore, st: StoredState, fo
  * every process it started: the init joins them before it gets its plan), then the directory
  * (lock, fifo, partial files). No hook has run before the state is written, so none runs now.
  */
-function removeUnfinished(store: StateStore, id: string): void {
+async function removeUnfinished(store: StateStore, id: string): Promise<void> {
   const rec = store.loadCreating(id);
   if (rec) loadCgroupManager(rec.cgroupPaths, id).destroy();
+  if (rec?.hostRootfs) await detachHostRootfs(rec.hostRootfs, id);
   store.remove(id);
 }

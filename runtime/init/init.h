@@ -3,7 +3,7 @@
  * files that own the handlers:
  *   ops.c      namespaces, files, ids, hostname, rlimits, umask, cwd, setsid (the small ones)
  *   process.c  clone, sync, exec fifo, executable lookup, exec
- *   mounts.c   rootfs, mounts, device nodes, symlinks, directories, pivot, masked/ro paths,
+ *   mounts.c   rootfs, mounts, device nodes, symlinks, directories, pivot or chroot, masked/ro paths,
  *              id-mapped trees moved into place
  *   idmap.c    detached trees cloned on the host before the clone: id-mapped, or plain binds
  *   mountinfo.c the ops that read mountinfo: the rootfs holder's propagation, --no-pivot's unmounts
@@ -77,6 +77,8 @@ int op_symlink(struct init_state *, const struct plan_op *, struct init_error *)
 int op_mkdir(struct init_state *, const struct plan_op *, struct init_error *);
 int op_pivot_root(struct init_state *, const struct plan_op *, struct init_error *);
 int op_move_root(struct init_state *, const struct plan_op *, struct init_error *);
+int op_chroot(struct init_state *, const struct plan_op *, struct init_error *);
+int op_unmount(struct init_state *, const struct plan_op *, struct init_error *);
 int op_mask_path(struct init_state *, const struct plan_op *, struct init_error *);
 int op_readonly_path(struct init_state *, const struct plan_op *, struct init_error *);
 int op_mount_tree(struct init_state *, const struct plan_op *, struct init_error *);

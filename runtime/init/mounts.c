@@ -1,5 +1,5 @@
 /* The rootfs: SET_ROOTFS, MOUNT, MOUNT_TREE, MOUNT_SETATTR, MKNOD, SYMLINK, MKDIR, PIVOT_ROOT, MOVE_ROOT,
- * MASK_PATH and READONLY_PATH.
+ * CHROOT, UNMOUNT, MASK_PATH and READONLY_PATH.
  *
  * Before the pivot, IN_ROOT targets are resolved by the kernel inside the rootfs (inroot.c)
  * and mounted on "/proc/self/fd/N" rather than on a path string: a symlink planted in the image
@@ -344,6 +344,16 @@ int op_pivot_root(struct init_state *st, const struct plan_op *op, struct init_e
 	return 0;
 }
 
+/* chroot to the current directory and step into it: --no-pivot's last move and CHROOT's. */
+static int chroot_cwd(struct init_error *err)
+{
+	if (chroot(".") < 0)
+		return init_error_set(err, errno, "chroot");
+	if (chdir("/") < 0)
+		return init_error_set(err, errno, "chdir \"/\"");
+	return 0;
+}
+
 int op_move_root(struct init_state *st, const struct plan_op *op, struct init_error *err)
 {
 	(void)op;
@@ -353,10 +363,46 @@ int op_move_root(struct init_state *st, const struct plan_op *op, struct init_er
 		return init_error_set(err, errno, "chdir to rootfs");
 	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
 		return init_error_set(err, errno, "move rootfs to \"/\"");
-	if (chroot(".") < 0)
-		return init_error_set(err, errno, "chroot");
-	if (chdir("/") < 0)
-		return init_error_set(err, errno, "chdir \"/\"");
+	return chroot_cwd(err);
+}
+
+/* A container without a mount namespace of its own (its mounts are the host's): chroot, as
+ * pivot_root would move the host's root. Also exec's way into such a container's root. */
+int op_chroot(struct init_state *st, const struct plan_op *op, struct init_error *err)
+{
+	const char *path = op->args[0].str;
+	int fd = st->rootfs_fd;
+
+	if (path[0] != '\0') {
+		fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return init_error_set(err, errno, "open \"%s\"", path);
+	} else if (need_rootfs(st, err) < 0) {
+		return -1;
+	}
+	if (fchdir(fd) < 0) {
+		int e = errno;
+		if (fd != st->rootfs_fd)
+			close(fd);
+		return init_error_set(err, e, "chdir to \"%s\"", path[0] ? path : "rootfs");
+	}
+	if (fd != st->rootfs_fd)
+		close(fd);
+	return chroot_cwd(err);
+}
+
+#ifndef UMOUNT_NOFOLLOW
+#define UMOUNT_NOFOLLOW 0x00000008
+#endif
+
+/* Takes down what a container without a mount namespace left in the host's: the caller decides
+ * which mount, and checked that it is the container's. */
+int op_unmount(struct init_state *st, const struct plan_op *op, struct init_error *err)
+{
+	const char *path = op->args[0].str;
+	(void)st;
+	if (umount2(path, (int)op->args[1].num | UMOUNT_NOFOLLOW) < 0)
+		return init_error_set(err, errno, "umount \"%s\"", path);
 	return 0;
 }
 

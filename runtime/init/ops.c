@@ -65,6 +65,8 @@ static const op_handler handlers[OP_MAX + 1] = {
 	[OP_UNMOUNT_FULL] = op_unmount_full,
 	[OP_EXEC_PREPARE] = op_exec_prepare,
 	[OP_SECCOMP_ENOSYS] = op_seccomp_enosys,
+	[OP_CHROOT] = op_chroot,
+	[OP_UNMOUNT] = op_unmount,
 };
 
 int run_plan(struct init_state *st, const struct plan *plan, struct init_error *err)

@@ -75,6 +75,8 @@ static const struct op_info op_table[OP_MAX + 1] = {
 	[OP_UNMOUNT_FULL] = { "unmount_full", "ls" },
 	[OP_EXEC_PREPARE] = { "exec_prepare", "lww" },
 	[OP_SECCOMP_ENOSYS] = { "seccomp_enosys", "ll" },
+	[OP_CHROOT] = { "chroot", "s" },
+	[OP_UNMOUNT] = { "unmount", "sw" },
 };
 
 const char *op_name(uint16_t code)

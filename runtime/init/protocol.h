@@ -89,7 +89,9 @@ enum op_code {
 	OP_UNMOUNT_FULL = 50,
 	OP_EXEC_PREPARE = 51,
 	OP_SECCOMP_ENOSYS = 52,
-	OP_MAX = OP_SECCOMP_ENOSYS,
+	OP_CHROOT = 53,
+	OP_UNMOUNT = 54,
+	OP_MAX = OP_UNMOUNT,
 };
 
 /* MOUNT's own flags (not MS_*). */

@@ -87,6 +87,8 @@ export enum OpCode {
   UNMOUNT_FULL = 50,
   EXEC_PREPARE = 51,
   SECCOMP_ENOSYS = 52,
+  CHROOT = 53,
+  UNMOUNT = 54,
 }
 
 /** Flags of the MOUNT op that are trun's own (not MS_*). */
@@ -317,7 +319,14 @@ export type Op =
    * make it rslave and umount2(MNT_DETACH) it, or when that fails with EINVAL or EPERM (locked
    * in a user namespace) mount a tmpfs over it. A mount point gone meanwhile is skipped.
    */
-  | { op: OpCode.UNMOUNT_FULL; fstypes: string[]; keep: string };
+  | { op: OpCode.UNMOUNT_FULL; fstypes: string[]; keep: string }
+  /**
+   * Without a mount namespace of its own: open path (O_PATH directory; "" is SET_ROOTFS's rootfs),
+   * fchdir to it, chroot(".") and chdir("/").
+   */
+  | { op: OpCode.CHROOT; path: string }
+  /** umount2(path, flags | UMOUNT_NOFOLLOW); flags are MNT_* values (MNT_DETACH). */
+  | { op: OpCode.UNMOUNT; path: string; flags: number };
 
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
@@ -395,6 +404,8 @@ export function opArgs(o: Op): Arg[] {
     case OpCode.MOUNT_SETATTR: return [str(o.target), num(o.attrSet), num(o.attrClr), num(o.recursive)];
     case OpCode.BIND_TREE: return [str(o.source), num(o.flags), num(o.attrSet), num(o.attrClr)];
     case OpCode.UNMOUNT_FULL: return [list(o.fstypes), str(o.keep)];
+    case OpCode.CHROOT: return [str(o.path)];
+    case OpCode.UNMOUNT: return [str(o.path), num(o.flags)];
   }
 }
 

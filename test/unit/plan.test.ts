@@ -5,7 +5,8 @@ import { features } from '../../runtime/commands/features';
 import { defaultSpec } from '../../runtime/defaults';
 import { CloneMode, MountFlag, OpCode, type Op } from '../../runtime/init/protocol';
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS } from '../../runtime/linux/namespaces';
-import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from '../../runtime/linux/mount-options';
+import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SHARED, MS_SLAVE } from '../../runtime/linux/mount-options';
+import { compileExecPlan } from '../../runtime/exec-plan';
 import { compileCreatePlan, type CreatePlanInput } from '../../runtime/plan';
 import type { Spec } from '../../spec/types/runtime';
 import { expectTrunError } from '../helpers/errors';
@@ -135,10 +136,49 @@ test('--no-pivot moves the root instead', () => {
   assert.is(ofType(ops, OpCode.MOVE_ROOT).length, 1);
 });
 
+test('no mount namespace: the host keeps its root and propagation; a private bind of the rootfs, then chroot', () => {
+  for (const noPivot of [false, true]) {
+    const s = spec((x) => {
+      x.linux!.namespaces = x.linux!.namespaces!.filter((n) => n.type !== 'mount');
+      delete x.linux!.maskedPaths;
+      delete x.linux!.readonlyPaths;
+      x.linux!.rootfsPropagation = 'shared';
+    });
+    const plan = compileCreatePlan(input(s, { noPivot }));
+    assert.ok(plan.rootfsOnHost);
+    assert.is(ofType(plan.ops, OpCode.CLONE)[0]!.flags & CLONE_NEWNS, 0);
+    for (const code of [OpCode.PIVOT_ROOT, OpCode.MOVE_ROOT, OpCode.UNMOUNT_FULL, OpCode.PARENT_PROPAGATION]) {
+      assert.is(ofType(plan.ops, code).length, 0, `op ${code}`);
+    }
+    const chroots = ofType(plan.ops, OpCode.CHROOT);
+    assert.equal(chroots, [{ op: OpCode.CHROOT, path: '' }]);
+    const at = plan.ops.indexOf(chroots[0]!);
+    // Before the chroot, no mount names a host path but the rootfs: its bind, made a slave at once.
+    const hostMounts = ofType(plan.ops.slice(0, at), OpCode.MOUNT).filter((m) => !(m.mflags & MountFlag.IN_ROOT));
+    assert.equal(hostMounts.map((m) => [m.source, m.target, m.flags]), [['/b/rootfs', '/b/rootfs', MS_BIND | MS_REC], ['', '/b/rootfs', MS_SLAVE | MS_REC]]);
+    // root.readonly and rootfsPropagation apply to "/" after the chroot: the rootfs's bind.
+    assert.equal(ofType(plan.ops.slice(at), OpCode.MOUNT).filter((m) => m.target === '/').map((m) => m.flags), [MS_REMOUNT | MS_BIND | MS_RDONLY, MS_SHARED]);
+  }
+  assert.not.ok(compileCreatePlan(input(spec())).rootfsOnHost);
+});
+
+test('exec into a container without a mount namespace chroots into its init\'s root, after the joins', () => {
+  const plan = (namespaces: string[]) => compileExecPlan({
+    id: 'c1', initPid: 42, namespaces, process: { cwd: '/', args: ['sh'] }, linux: undefined, detach: false, preserveFds: 0,
+    host: { apparmor: false, selinux: false },
+  });
+  const ops = plan(['pid', 'network']);
+  const at = ops.findIndex((o) => o.op === OpCode.CHROOT);
+  assert.equal(ops[at], { op: OpCode.CHROOT, path: '/proc/42/root' });
+  const lastJoin = ops.map((o) => o.op).lastIndexOf(OpCode.SETNS);
+  assert.ok(at > lastJoin && at < ops.findIndex((o) => o.op === OpCode.CLONE));
+  assert.is(ofType(plan(['pid', 'mount']), OpCode.CHROOT).length, 0);
+});
+
 test('bad configs are refused with the field named', () => {
   const cases: Array<[(s: Spec) => void, RegExp]> = [
     [(s) => { s.linux!.namespaces!.push({ type: 'pid' }); }, /duplicate namespace type "pid"/],
-    [(s) => { s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount'); }, /mount namespace is required/],
+    [(s) => { s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount'); }, /^unable to restrict sys entries without a private MNT namespace$/],
     [(s) => { s.process!.terminal = true; }, /console socket/],
     [(s) => { s.process!.args = []; }, /process.args/],
     [(s) => { s.linux!.namespaces!.push({ type: 'user' }); }, /uidMappings/],

@@ -125,6 +125,9 @@ const everyOp: Op[] = [
   { op: OpCode.BIND_TREE, source: weird, flags: TreeFlag.RECURSIVE, attrSet: 0x7, attrClr: 0 },
   { op: OpCode.UNMOUNT_FULL, fstypes: ['proc', 'sysfs', weird], keep: '/run/bundle/rootfs' },
   { op: OpCode.UNMOUNT_FULL, fstypes: [], keep: '' },
+  { op: OpCode.CHROOT, path: '' },
+  { op: OpCode.CHROOT, path: weird },
+  { op: OpCode.UNMOUNT, path: '/run/bundle/rootfs', flags: 2 },
 ];
 
 test('every opcode is covered by the round-trip plan', () => {

@@ -2,6 +2,7 @@
 // read from /proc/self/mountinfo and the unified mount's cgroup.controllers; plus /proc/self/cgroup.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { unescapeMountField } from '../mountinfo';
 
 /** One mounted v1 hierarchy: its controllers (co-mounted ones share a hierarchy) or its name=. */
 export interface V1Hierarchy {
@@ -27,11 +28,6 @@ export interface CgroupHost {
   mode: CgroupMode;
   v1: V1Hierarchy[];
   unified?: UnifiedHierarchy;
-}
-
-/** mountinfo escapes space, tab, newline and backslash as octal. */
-function unescapeMountField(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
 interface CgroupMount {
