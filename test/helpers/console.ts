@@ -9,7 +9,7 @@ export interface Recvtty {
   output(): string;
   /** recvtty's handshake lines ("listening", "pty <n>") and errors. */
   log(): string;
-  /** recvtty's exit code, once the container side of the pty is closed. */
+  /** recvtty's exit code, once the container side of the pty is closed and its output read. */
   done: Promise<number | null>;
 }
 
@@ -19,7 +19,8 @@ export async function startRecvtty(sock: string): Promise<Recvtty> {
   let out = '';
   let err = '';
   recv.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  const done = new Promise<number | null>((resolve) => recv.on('exit', (c) => resolve(c)));
+  // 'close', not 'exit': only then has everything it printed been read.
+  const done = new Promise<number | null>((resolve) => recv.on('close', (c) => resolve(c)));
   await new Promise<void>((resolve, reject) => {
     recv.stderr.on('data', (d: Buffer) => { err += d.toString(); if (err.includes('listening')) resolve(); });
     recv.on('exit', () => reject(new Error(`recvtty exited: ${err}`)));
