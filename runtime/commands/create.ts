@@ -152,6 +152,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       id,
       keepChild: foreground,
       finalSync: 'created',
+      debug: ctx.debug,
       beforePlan: (initPid) => cg.addProcess(initPid),
       onPid: (p) => {
         pid = p;

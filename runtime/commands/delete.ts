@@ -23,6 +23,7 @@ export async function deleteContainer(ctx: Context, opts: DeleteOptions): Promis
   try {
     const st = store.load(id);
     const status = statusOf(st, store);
+    ctx.debug?.(`deleting ${status} container ${id} (init pid ${st.pid})`);
     if ((status === 'running' || status === 'paused') && !opts.force) {
       throw new TrunError('ESTILLRUNNING', `cannot delete container ${id} that is not stopped: ${status}`, { id });
     }
