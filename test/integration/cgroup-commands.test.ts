@@ -91,6 +91,7 @@ test('pause freezes the container and resume lets it go on', async () => {
   env.ok(['delete', '--force', id]);
 });
 
+// (pausing a created container is allowed, as runc: runc-parity-cli.test.ts)
 test('pause and resume refuse containers in the wrong state, and unknown ids', async () => {
   const created = env.id('created');
   env.ok(['create', '-b', env.bundle(() => {}, ['sleep', '1000']), created]);
@@ -99,7 +100,6 @@ test('pause and resume refuse containers in the wrong state, and unknown ids', a
   await env.waitStatus(stopped, 'stopped');
 
   for (const [cmd, id, message] of [
-    ['pause', created, /container not running/],
     ['pause', stopped, /container not running/],
     ['resume', created, /container not paused/],
     ['resume', running, /container not paused/],
