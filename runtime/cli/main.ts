@@ -100,6 +100,17 @@ function createOpts(p: Parsed) {
   return o;
 }
 
+/** A command whose only argument is a container id and which prints nothing (pause, resume, start). */
+function onContainer(summary: string, act: (ctx: Context, id: string) => Promise<void>): Command {
+  return {
+    summary, flags: [], usage: '<container-id>', args: EXACTLY(1), description: ID_ARG,
+    run: async (ctx, p) => {
+      await act(ctx, idOf(p));
+      return 0;
+    },
+  };
+}
+
 const COMMANDS: Record<string, Command> = {
   create: {
     summary: 'create a container: its init waits for start',
@@ -215,15 +226,7 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
-  pause: {
-    summary: 'freeze every process of the container',
-    flags: [], usage: '<container-id>', args: EXACTLY(1), description: ID_ARG,
-    run: async (ctx, p) => {
-      const { pauseContainer } = await import('../commands/pause');
-      await pauseContainer(ctx, idOf(p));
-      return 0;
-    },
-  },
+  pause: onContainer('freeze every process of the container', async (ctx, id) => (await import('../commands/pause')).pauseContainer(ctx, id)),
   ps: {
     summary: 'show the container\'s processes',
     flags: [{ name: 'format', aliases: ['f'], type: 'string', usage: 'table (default: ps output) or json (the pids)' }],
@@ -238,15 +241,7 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
-  resume: {
-    summary: 'thaw the processes of a paused container',
-    flags: [], usage: '<container-id>', args: EXACTLY(1), description: ID_ARG,
-    run: async (ctx, p) => {
-      const { resumeContainer } = await import('../commands/pause');
-      await resumeContainer(ctx, idOf(p));
-      return 0;
-    },
-  },
+  resume: onContainer('thaw the processes of a paused container', async (ctx, id) => (await import('../commands/pause')).resumeContainer(ctx, id)),
   run: {
     summary: 'create and start a container, and wait for it unless --detach',
     flags: [
@@ -280,15 +275,7 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
-  start: {
-    summary: 'run the user\'s process in a created container',
-    flags: [], usage: '<container-id>', args: EXACTLY(1), description: ID_ARG,
-    run: async (ctx, p) => {
-      const { startContainer } = await import('../commands/start');
-      await startContainer(ctx, idOf(p));
-      return 0;
-    },
-  },
+  start: onContainer('run the user\'s process in a created container', async (ctx, id) => (await import('../commands/start')).startContainer(ctx, id)),
   state: {
     summary: 'print the state of a container as JSON',
     flags: [], usage: '<container-id>', args: EXACTLY(1), description: ID_ARG,
