@@ -13,14 +13,14 @@ export function cgroupOf(st: StoredState): CgroupManager {
 
 export function statusOf(st: StoredState, store: StateStore): Status {
   if (!isAlive(st.pid, st.pidStartTime)) return 'stopped';
-  // The exec fifo exists from create until start has released the init.
-  if (fs.existsSync(store.fifoPath(st.id))) return 'created';
+  // Paused before created: runc freezes a created container too, and reports it paused.
   try {
     if (Object.keys(st.cgroupPaths).length && cgroupOf(st).frozen()) return 'paused';
   } catch {
     // no freezer: cannot be paused
   }
-  return 'running';
+  // The exec fifo exists from create until start has released the init.
+  return fs.existsSync(store.fifoPath(st.id)) ? 'created' : 'running';
 }
 
 /**

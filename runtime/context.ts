@@ -19,6 +19,11 @@ export interface Context {
   /** Non-fatal problems (a failing poststop hook...): the CLI logs them. */
   warn: (message: string) => void;
   /**
+   * Set only under --debug: what a command is doing (sync points, pids, signals), for the log.
+   * Call it as `ctx.debug?.(...)`, so that without --debug not even the message is built.
+   */
+  debug?: (message: string) => void;
+  /**
    * Who starts the trun-init that runs the container or exec'd process (it inherits the caller's
    * stdio): unset, this process spawns it; the warm path's server has the caller's front end fork it.
    */

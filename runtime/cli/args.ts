@@ -6,6 +6,8 @@ export interface FlagSpec {
   name: string;
   aliases?: string[];
   type: 'bool' | 'string' | 'number' | 'list';
+  /** One line for the command's help. */
+  usage?: string;
 }
 
 export interface Parsed {

@@ -1,5 +1,7 @@
-// Error and warning output: the message on stderr and, with --log, one line per event in the
-// log file, as logrus writes it for runc (containerd reads the last error line of the JSON log).
+// Error, warning and debug output as runc (logrus) writes it: with --log, one line per event in
+// that file, in --log-format (containerd reads the last error line of the JSON log). Without
+// --log the lines go to stderr; errors there are the bare message in text format (for people),
+// a JSON line in json format (for callers that asked for JSON).
 import * as fs from 'node:fs';
 import type { GlobalOptions } from '../context';
 
@@ -11,16 +13,24 @@ export function formatLogLine(level: Level, msg: string, format: 'text' | 'json'
   return `time="${ts}" level=${level} msg=${JSON.stringify(msg)}\n`;
 }
 
+function append(file: string, line: string): void {
+  try {
+    fs.appendFileSync(file, line);
+  } catch {
+    // the log is a convenience; a failing command still reports on stderr
+  }
+}
+
 export function logEvent(global: GlobalOptions, level: Level, msg: string, stderr: NodeJS.WritableStream | null): void {
-  if (level === 'debug' && !global.debug) return;
-  if (global.log) {
-    try {
-      fs.appendFileSync(global.log, formatLogLine(level, msg, global.logFormat));
-    } catch {
-      // the log is a convenience; stderr still gets the message
-    }
+  if (level === 'debug') {
+    if (!global.debug) return;
+    const line = formatLogLine(level, msg, global.logFormat);
+    if (global.log) append(global.log, line);
+    else stderr?.write(line);
+    return;
   }
-  if (stderr && (level === 'error' || level === 'warning' || global.debug)) {
-    stderr.write(level === 'error' ? `${msg}\n` : `${level}: ${msg}\n`);
-  }
+  if (global.log) append(global.log, formatLogLine(level, msg, global.logFormat));
+  if (!stderr) return;
+  if (!global.log && global.logFormat === 'json') stderr.write(formatLogLine(level, msg, 'json'));
+  else stderr.write(level === 'error' ? `${msg}\n` : `${level}: ${msg}\n`);
 }

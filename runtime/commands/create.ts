@@ -171,6 +171,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
       id,
       keepChild: foreground,
       finalSync: 'created',
+      debug: ctx.debug,
       beforePlan: (initPid) => manager.addProcess(initPid),
       onPid: (p) => {
         pid = p;

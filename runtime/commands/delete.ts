@@ -57,6 +57,7 @@ export async function deleteContainer(ctx: Context, opts: DeleteOptions): Promis
 async function deleteLoaded(ctx: Context, store: StateStore, st: StoredState, force: boolean): Promise<void> {
   const id = st.id;
   const status = statusOf(st, store);
+  ctx.debug?.(`deleting ${status} container ${id} (init pid ${st.pid})`);
   if ((status === 'running' || status === 'paused') && !force) {
     throw new TrunError('ESTILLRUNNING', `cannot delete container ${id} that is not stopped: ${status}`, { id });
   }

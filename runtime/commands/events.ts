@@ -26,7 +26,7 @@ export async function containerEvents(ctx: Context, opts: EventsOptions, emit: (
   const { id } = opts;
   const store = storeOf(ctx);
   const st = store.load(id);
-  if (statusOf(st, store) === 'stopped') throw new TrunError('ENOTRUNNING', 'container not running', { id });
+  if (statusOf(st, store) === 'stopped') throw new TrunError('ENOTRUNNING', `container with id ${id} is not running`, { id });
   const cgroup = cgroupOf(st);
   if (opts.stats) {
     emit({ type: 'stats', id, data: cgroup.stats() });

@@ -109,7 +109,7 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
   const st = store.load(id);
   const status = statusOf(st, store);
   if (status === 'stopped') throw new TrunError('ENOTRUNNING', 'cannot exec in a stopped container', { id });
-  if (status === 'paused' && !opts.ignorePaused) throw new TrunError('EPAUSED', 'cannot exec in a paused container', { id });
+  if (status === 'paused' && !opts.ignorePaused) throw new TrunError('EPAUSED', 'cannot exec in a paused container (use --ignore-paused to override)', { id });
 
   const base = opts.processFile ? readProcessFile(path.resolve(ctx.cwd, opts.processFile), id) : st.config.process;
   if (!base) throw new TrunError('EINVAL', 'the container has no process to start from: use --process', { id });
@@ -154,6 +154,7 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
       spawner: ctx.spawner,
       preserveFds: opts.preserveFds,
       id,
+      debug: ctx.debug,
       beforePlan: (p) => {
         initPid = p;
         if (!lateCgroup) cgroup.addProcess(p);

@@ -20,9 +20,11 @@ export function killContainer(ctx: Context, opts: KillOptions): void {
   const status = statusOf(st, store);
   if (status === 'stopped' && !opts.all) throw new TrunError('ENOTRUNNING', 'container not running', { id: opts.id });
   if (opts.all) {
+    ctx.debug?.(`sending signal ${sig} to every process of ${status} container ${opts.id}`);
     cgroupOf(st).killAll(sig);
     return;
   }
+  ctx.debug?.(`sending signal ${sig} to the init (pid ${st.pid}) of ${status} container ${opts.id}`);
   try {
     process.kill(st.pid, sig);
   } catch (e) {

@@ -10,8 +10,11 @@ export async function pauseContainer(ctx: Context, id: string): Promise<void> {
   const release = await store.lock(id);
   try {
     const st = store.load(id);
-    // A created container's init is parked on the exec fifo; like a stopped one, nothing to pause.
-    if (statusOf(st, store) !== 'running') throw new TrunError('ENOTRUNNING', 'container not running', { id });
+    // As runc: a created container (its init parked on the exec fifo) can be paused too; it is
+    // "paused" until resumed, then "created" again.
+    const status = statusOf(st, store);
+    if (status !== 'running' && status !== 'created') throw new TrunError('ENOTRUNNING', 'container not running', { id });
+    ctx.debug?.(`freezing the cgroup of ${status} container ${id}`);
     cgroupOf(st).freeze();
   } finally {
     release();
@@ -24,6 +27,7 @@ export async function resumeContainer(ctx: Context, id: string): Promise<void> {
   try {
     const st = store.load(id);
     if (statusOf(st, store) !== 'paused') throw new TrunError('EBADSTATE', 'container not paused', { id });
+    ctx.debug?.(`thawing the cgroup of container ${id}`);
     cgroupOf(st).thaw();
   } finally {
     release();

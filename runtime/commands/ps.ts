@@ -8,12 +8,14 @@ import { TrunError } from '../errors';
 
 const DEFAULT_PS_ARGS = ['-ef'];
 
-/** --format json: the pids as a JSON array; table: `ps` output (psArgs, default -ef) filtered to the container's pids. */
+/**
+ * --format json: the pids as a JSON array; table: `ps` output (psArgs, default -ef) filtered to
+ * the container's pids. A stopped container has none: an empty list, not an error (as runc).
+ */
 export async function psContainer(ctx: Context, id: string, format: 'table' | 'json', psArgs: string[]): Promise<string> {
   const store = storeOf(ctx);
   const st = store.load(id);
-  if (statusOf(st, store) === 'stopped') throw new TrunError('ENOTRUNNING', 'container not running', { id });
-  const pids = cgroupOf(st).pids();
+  const pids = statusOf(st, store) === 'stopped' ? [] : cgroupOf(st).pids();
   if (format === 'json') return `${JSON.stringify(pids)}\n`;
   const args = psArgs.length > 0 ? psArgs : DEFAULT_PS_ARGS;
   const r = spawnSync('ps', args, { encoding: 'utf8', maxBuffer: 64 << 20, cwd: ctx.cwd, env: { ...ctx.env } });

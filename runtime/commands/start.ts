@@ -48,6 +48,7 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
   try {
     const status = statusOf(st, store);
     if (status === 'stopped') throw new TrunError('EBADSTATE', 'cannot start a container that has stopped', { id });
+    if (status === 'paused') throw new TrunError('EBADSTATE', 'cannot start a container in the paused state', { id });
     if (status !== 'created') throw new TrunError('EBADSTATE', `cannot start an already ${status} container`, { id });
     const hooks = st.config.hooks ?? {};
     const namespaces = (st.config.linux?.namespaces ?? []).map((n) => n.type as NamespaceType);
@@ -58,6 +59,7 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
       : undefined;
     await runHooks('startContainer', hooks.startContainer, ociState(st, 'created'), id, { kind: 'container', pid: st.pid, namespaces, ...(confinement ? { confinement } : {}) });
     const fifo = store.fifoPath(id);
+    ctx.debug?.(`releasing the init (pid ${st.pid}) of container ${id} through ${fifo}`);
     await releaseFifo(fifo, st);
     fs.rmSync(fifo, { force: true });
     await runHooksLogged('poststart', hooks.poststart, ociState(st, 'running'), id, ctx.warn);

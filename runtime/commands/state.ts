@@ -6,10 +6,16 @@ import { TrunError } from '../errors';
 
 export type ContainerState = StateDocument;
 
+/** runc's field order (pid before status), which `state` and `list -f json` print. */
+function inRuncOrder(s: StateDocument): ContainerState {
+  const { ociVersion, id, pid, status, bundle, rootfs, created, owner, annotations } = s;
+  return { ociVersion, id, pid, status, bundle, rootfs, created, owner, ...(annotations ? { annotations } : {}) };
+}
+
 export function containerState(ctx: Context, id: string): ContainerState {
   const store = storeOf(ctx);
   const st = store.load(id);
-  return ociState(st, statusOf(st, store));
+  return inRuncOrder(ociState(st, statusOf(st, store)));
 }
 
 /**
@@ -23,7 +29,7 @@ export function listContainers(ctx: Context): ContainerState[] {
   for (const id of store.list()) {
     try {
       const st = store.load(id);
-      out.push(ociState(st, statusOf(st, store)));
+      out.push(inRuncOrder(ociState(st, statusOf(st, store))));
     } catch (e) {
       if (!(e instanceof TrunError)) throw e;
       // a container deleted while we listed is simply not there

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TrunError } from '../errors';
-import { FrameReader, MsgType, encodePlan, frame, type Op } from './protocol';
+import { FrameReader, MsgType, OpCode, encodePlan, frame, type Op } from './protocol';
 import { childProcessSpawner, type InitChild, type InitSpawner, type SpawnedInit, type StdioSlot } from './spawner';
 
 export type { InitChild, InitSpawner, StdioSlot } from './spawner';
@@ -45,6 +45,8 @@ export interface LaunchOptions {
   onSpawn?: (child: ChildProcess) => void;
   /** Who starts the init: child_process here (the default), or the caller's front end (warm path). */
   spawner?: InitSpawner;
+  /** Under --debug: told each message exchanged with the init (the plan, pids, sync points). */
+  debug?: ((message: string) => void) | undefined;
 }
 
 export interface LaunchResult {
@@ -95,6 +97,18 @@ export function launchInit(opts: LaunchOptions): Promise<LaunchResult> {
   });
 }
 
+/** "SETNS*6 CLONE MOUNT*21 ...": a plan's shape in one line, for --debug. */
+function opNames(ops: readonly Op[]): string {
+  const runs: Array<[string, number]> = [];
+  for (const o of ops) {
+    const name = OpCode[o.op] ?? String(o.op);
+    const last = runs[runs.length - 1];
+    if (last && last[0] === name) last[1] += 1;
+    else runs.push([name, 1]);
+  }
+  return runs.map(([name, n]) => (n > 1 ? `${name}*${n}` : name)).join(' ');
+}
+
 /** Sends the plan and answers the init's messages until it is done (or, with finalSync, released). */
 function drive(opts: LaunchOptions, spawned: SpawnedInit, resolve: (r: LaunchResult) => void, reject: (e: Error) => void): void {
   const { child, sync: sock, process: proc } = spawned;
@@ -133,9 +147,11 @@ function drive(opts: LaunchOptions, spawned: SpawnedInit, resolve: (r: LaunchRes
     }
   };
 
+  const debug = opts.debug;
   sock.on('data', (chunk: Buffer) => {
     for (const msg of reader.push(chunk)) {
       const text = msg.payload.toString('utf8');
+      debug?.(`trun-init ${child.pid ?? '?'}: ${MsgType[msg.type] ?? msg.type} ${JSON.stringify(text)}`);
       switch (msg.type) {
         case MsgType.PID:
           pid = Number(text);
@@ -166,6 +182,7 @@ function drive(opts: LaunchOptions, spawned: SpawnedInit, resolve: (r: LaunchRes
   child.on('exit', (code, signal) => {
     exited = true;
     exitInfo = signal ? `signal ${signal}` : `exit status ${code}`;
+    debug?.(`trun-init ${child.pid ?? '?'}: exited (${exitInfo})`);
     settle();
   });
 
@@ -178,5 +195,6 @@ function drive(opts: LaunchOptions, spawned: SpawnedInit, resolve: (r: LaunchRes
     failure = e instanceof TrunError ? e : new TrunError('ESYS', String(e), details);
     return;
   }
+  debug?.(`trun-init ${child.pid}: sending a plan of ${opts.ops.length} ops: ${opNames(opts.ops)}`);
   sock.write(frame(MsgType.PLAN, encodePlan(opts.ops)));
 }

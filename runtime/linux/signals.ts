@@ -12,12 +12,15 @@ export const SIGNALS: Readonly<Record<string, number>> = {
 const SIGRTMIN = 34;
 const SIGRTMAX = 64;
 
-/** Accepts "KILL", "SIGKILL", "kill", "9" and "RTMIN+3", as runc does. */
+/**
+ * Accepts "KILL", "SIGKILL", "kill", "9" and "RTMIN+3", as runc does, and "0": kill(2)'s
+ * null signal, which only asks whether the process is there (`runc kill ID 0`).
+ */
 export function parseSignal(text: string): number {
   const t = text.trim();
   if (/^\d+$/.test(t)) {
     const n = Number(t);
-    if (n >= 1 && n <= SIGRTMAX) return n;
+    if (n >= 0 && n <= SIGRTMAX) return n;
   } else {
     const name = t.toUpperCase().startsWith('SIG') ? t.toUpperCase() : `SIG${t.toUpperCase()}`;
     const known = SIGNALS[name];
