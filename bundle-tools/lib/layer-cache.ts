@@ -3,7 +3,7 @@
 // verified, so a second bundle of the same image, or a concurrent one, unpacks nothing.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { TrunError } from '../../runtime/errors';
+import { TrunError, sysError } from '../../runtime/errors';
 import type { Descriptor } from '../../spec/types/image';
 import { FsOps } from './fsops';
 import type { Store } from './store';
@@ -46,18 +46,32 @@ export async function ensureLayer(store: Store, desc: Descriptor, diffID: string
   fs.mkdirSync(tmp, { mode: 0o755 });
   try {
     await unpackLayer({ file: store.blobPath(desc.digest), digest: desc.digest, size: desc.size, diffID }, tmp, fsops, progress.onBytes);
-    try {
-      fs.renameSync(tmp, dir);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
-      // Another process finished the same layer first: use theirs.
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
+    adoptLayerDir(store, tmp, diffID);
     return { dir, unpacked: true };
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** A fresh empty directory in tmp/ for a layer to be unpacked into. */
+export function layerTmpDir(store: Store): string {
+  const tmp = store.tmpPath('layer');
+  fs.mkdirSync(tmp, { mode: 0o755 });
+  return tmp;
+}
+
+/**
+ * Moves a fully unpacked and verified layer from tmp/ into the cache. When another process
+ * finished the same layer first, theirs is kept and ours removed.
+ */
+export function adoptLayerDir(store: Store, tmp: string, diffID: string): void {
+  try {
+    fs.renameSync(tmp, store.layerDir(diffID));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw sysError('rename', tmp, err);
   }
 }
 

@@ -5,6 +5,8 @@ export interface ProgressEvent {
   /** 1-based index of the layer being worked on, and how many there are. */
   layer: number;
   layers: number;
+  /** Layers finished so far (layers run in parallel, so `layer` alone says little). */
+  layersDone?: number;
   /** Bytes done so far in the whole operation, and the total when known. */
   bytes: number;
   totalBytes?: number;

