@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { threadId } from 'node:worker_threads';
 import * as tar from 'tar-stream';
 import { TrunError, sysError } from '../../runtime/errors';
 import { checkDigest, HashingStream } from './digest';
@@ -52,6 +53,8 @@ export interface PassResult {
   size: number;
   compression: Compression;
   stats: UnpackStats;
+  /** The thread that did the work (0: the main thread), for tests and diagnostics. */
+  thread: number;
 }
 
 /**
@@ -109,7 +112,7 @@ export async function passLayer(job: LayerPass, fsops: FsOps | null, onBytes?: (
   if (job.digest !== undefined) checkDigest(what, job.digest, digest, job.size, job.size === undefined ? undefined : compressedHash.bytes);
   checkDigest(`${what} (uncompressed)`, job.diffID, diffHash.digest());
   await applier?.finish();
-  return { digest, size: compressedHash.bytes, compression, stats: applier?.stats ?? { entries: 0, whiteouts: 0, opaques: 0 } };
+  return { digest, size: compressedHash.bytes, compression, stats: applier?.stats ?? { entries: 0, whiteouts: 0, opaques: 0 }, thread: threadId };
 }
 
 async function extractInto(applier: Applier, stages: Stream[]): Promise<void> {
