@@ -8,6 +8,7 @@ import { exportCmd, importCmd, importRootfsCmd } from '../commands/import';
 import { mount } from '../commands/mount';
 import { rm } from '../commands/rm';
 import { volumeCreate, volumeInspect, volumeLs, volumePrune, volumeRm } from '../commands/volume';
+import { parseCompression } from '../lib/compression';
 import { DEFAULT_STORE, Store } from '../lib/store';
 import { NETWORK_COMMAND, networkCli } from './network';
 import { bool, commandArg, GLOBAL_FLAGS, list, parseArgs, str, type CommandDef, type Parsed } from './args';
@@ -77,6 +78,7 @@ const COMMANDS: Record<string, CommandDef> = {
       author: { kind: 'string', short: 'a', help: 'author' },
       message: { kind: 'string', short: 'm', help: 'commit message' },
       change: { kind: 'list', short: 'c', help: 'Dockerfile instruction applied to the config' },
+      compression: { kind: 'string', help: 'gzip (default), zstd or none' },
       pause: { kind: 'bool', short: 'p', help: 'pause the container (trun pause/resume) while writing' },
       trun: { kind: 'string', help: 'trun binary for --pause' },
       'trun-root': { kind: 'string', help: "trun's state directory for --pause (default /run/trun)" },
@@ -200,6 +202,7 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
     case 'commit': {
       const res = await commit(withProgress({
         bundle: a0, tag: a1!, changes: list(p, 'change'), pause: bool(p, 'pause'),
+        ...(str(p, 'compression') !== undefined ? { compression: parseCompression(str(p, 'compression')!) } : {}),
         ...(str(p, 'store') !== undefined ? { store } : {}),
         ...opt(p, 'author'), ...opt(p, 'message'), ...opt(p, 'trun'),
         ...(str(p, 'trun-root') !== undefined ? { trunRoot: str(p, 'trun-root')! } : {}),

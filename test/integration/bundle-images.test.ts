@@ -140,4 +140,67 @@ test('a layer whose diffID does not match leaves nothing in the store: no blob, 
   void zlib;
 });
 
+test('gzip, zstd (made by zstd(1)) and plain layers import and unpack into one tree', async () => {
+  const store = fresh('store');
+  const l = await layout('mixed/kinds:1', [
+    { entries: BASE, kind: 'gzip' },
+    { entries: [{ name: 'data/z', content: 'zstd layer '.repeat(1000) }], kind: 'zstd' },
+    { entries: [{ name: 'data/plain', content: 'plain layer' }, { name: 'data/.wh.base' }], kind: 'none' },
+  ]);
+  ok(store, 'import', l.dir);
+  const bundle = fresh('bundle');
+  ok(store, 'create', 'mixed/kinds:1', bundle);
+  const rootfs = path.join(bundle, 'rootfs');
+  assert.is(fs.readFileSync(path.join(rootfs, 'data/z'), 'utf8'), 'zstd layer '.repeat(1000));
+  assert.is(fs.readFileSync(path.join(rootfs, 'data/plain'), 'utf8'), 'plain layer');
+  assert.not.ok(fs.existsSync(path.join(rootfs, 'data/base')));
+  // The same from the blobs alone (cache dropped): create unpacks all three kinds again.
+  ok(store, 'rm', bundle);
+  for (const d of listing(store, 'layers')) fs.rmSync(path.join(store, 'layers', d), { recursive: true });
+  const again = fresh('bundle');
+  assert.match(ok(store, 'create', 'mixed/kinds:1', again), /\(3 layers unpacked, 0 cached\)/);
+  assert.is(fs.readFileSync(path.join(again, 'rootfs/data/z'), 'utf8'), 'zstd layer '.repeat(1000));
+  ok(store, 'rm', again);
+});
+
+test('commit --compression gzip|zstd|none: blobs the real tools accept, media types to match, images that run', async () => {
+  const store = fresh('store');
+  const l = await layout('commit/base:1', [{ entries: BASE, kind: 'gzip' }]);
+  ok(store, 'import', l.dir);
+  const bundle = fresh('bundle');
+  ok(store, 'create', 'commit/base:1', bundle);
+  fs.writeFileSync(path.join(bundle, 'rootfs/data/new'), 'committed '.repeat(5000));
+  fs.rmSync(path.join(bundle, 'rootfs/data/base'));
+  const check: Record<Kind, (blob: string) => void> = {
+    gzip: (b) => assert.is(spawnSync('gzip', ['-t', b]).status, 0, 'gzip -t'),
+    zstd: (b) => assert.is(spawnSync('zstd', ['-t', '-q', b]).status, 0, 'zstd -t'),
+    none: (b) => assert.is(spawnSync('tar', ['-tf', b]).status, 0, 'tar -tf'),
+  };
+  for (const kind of ['gzip', 'zstd', 'none'] as const) {
+    const args = kind === 'gzip' ? [] : ['--compression', kind];
+    ok(store, 'commit', bundle, `commit/out:${kind}`, ...args);
+    const index = JSON.parse(fs.readFileSync(path.join(store, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
+    const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === `commit/out:${kind}`)!;
+    const manifest = JSON.parse(fs.readFileSync(path.join(store, 'blobs/sha256', entry.digest.slice(7)), 'utf8')) as { layers: Array<{ mediaType: string; digest: string }>; config: { digest: string } };
+    const top = manifest.layers[manifest.layers.length - 1]!;
+    assert.is(top.mediaType, MEDIA[kind]);
+    const blob = path.join(store, 'blobs/sha256', top.digest.slice(7));
+    check[kind](blob);
+    const config = JSON.parse(fs.readFileSync(path.join(store, 'blobs/sha256', manifest.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
+    if (kind === 'none') assert.is(config.rootfs.diff_ids[1], top.digest);
+    // A fresh store through export and import: the layer is read by the importer, not our cache.
+    const archive = fresh(`out-${kind}.tar`);
+    ok(store, 'export', `commit/out:${kind}`, archive);
+    const other = fresh('store');
+    ok(other, 'import', archive);
+    const b2 = fresh('bundle');
+    ok(other, 'create', `commit/out:${kind}`, b2);
+    assert.is(fs.readFileSync(path.join(b2, 'rootfs/data/new'), 'utf8'), 'committed '.repeat(5000));
+    assert.not.ok(fs.existsSync(path.join(b2, 'rootfs/data/base')));
+    ok(other, 'rm', b2);
+  }
+  fails(store, /--compression: "lz4" is not one of gzip, zstd, none/, 'commit', bundle, 'commit/out:lz4', '--compression', 'lz4');
+  ok(store, 'rm', bundle);
+});
+
 test.run();
