@@ -3,9 +3,11 @@
 // both ways.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { Duplex, PassThrough } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { TrunError } from '../../runtime/errors';
+import { ParallelGzip } from './parallel-gzip';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -39,7 +41,7 @@ export function decompressor(kind: Compression, what: string): Duplex {
 }
 
 /**
- * A stream that compresses a tar stream. zstd runs through the zstd program with all cores
+ * A stream that compresses a tar stream. gzip uses every core (parallel-gzip.ts); zstd runs through the zstd program with all cores
  * (-T0): Node.js 20's zlib has no zstd, and the program is already what reads such layers.
  */
 export function compressor(kind: Compression, what: string): Duplex {
@@ -47,7 +49,7 @@ export function compressor(kind: Compression, what: string): Duplex {
     case 'none':
       return new PassThrough();
     case 'gzip':
-      return zlib.createGzip();
+      return os.availableParallelism() > 1 ? new ParallelGzip() : zlib.createGzip();
     case 'zstd':
       return zstdProgram(['-q', '-c', '-T0'], what);
   }
