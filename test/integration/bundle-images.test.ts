@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { makeBusyboxRootfs } from '../helpers/rootfs';
 import { makeTar, sha256, unmountAll, type CraftedEntry } from '../helpers/tarballs';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -200,6 +201,78 @@ test('commit --compression gzip|zstd|none: blobs the real tools accept, media ty
     ok(other, 'rm', b2);
   }
   fails(store, /--compression: "lz4" is not one of gzip, zstd, none/, 'commit', bundle, 'commit/out:lz4', '--compression', 'lz4');
+  ok(store, 'rm', bundle);
+});
+
+test('inspect and history of an image: config, layers (unpacked or not), history with author and message', async () => {
+  const store = fresh('store');
+  const l = await layout('hist/base:1', [{ entries: BASE, kind: 'gzip' }, { entries: [{ name: 'data/z', content: 'z' }], kind: 'zstd' }]);
+  ok(store, 'import', l.dir);
+  const bundle = fresh('bundle');
+  ok(store, 'create', 'hist/base:1', bundle);
+  fs.writeFileSync(path.join(bundle, 'rootfs/data/c'), 'c');
+  const id = ok(store, 'commit', bundle, 'hist/top:2', '--author', 'Ann <ann@example.org>', '--message', 'add c', '--change', 'ENV Y=2').trim();
+  const [img] = JSON.parse(ok(store, 'inspect', 'hist/top:2')) as Array<Record<string, unknown>>;
+  assert.is(img!.Id, id);
+  assert.equal(img!.RepoTags, ['hist/top:2']);
+  assert.is(img!.Author, 'Ann <ann@example.org>');
+  assert.equal((img!.Config as { Env: string[] }).Env, ['PATH=/bin', 'Y=2']);
+  const layers = img!.Layers as Array<{ MediaType: string; DiffID: string; Unpacked: boolean }>;
+  assert.equal(layers.map((x) => x.MediaType), [MEDIA.gzip, MEDIA.zstd, MEDIA.gzip]);
+  assert.equal(layers.map((x) => x.DiffID).slice(0, 2), l.diffIDs);
+  assert.equal(layers.map((x) => x.Unpacked), [true, true, false]); // a commit's layer is unpacked by its first bundle
+  assert.is((img!.History as unknown[]).length, 3);
+  // history: newest first, the commit's author and message on its row.
+  const table = ok(store, 'history', 'hist/top:2').trimEnd().split('\n');
+  assert.match(table[0]!, /^LAYER +CREATED +CREATED BY +SIZE +AUTHOR +COMMENT$/);
+  assert.is(table.length, 4);
+  assert.match(table[1]!, /^[0-9a-f]{12} .*trun-bundle commit --change 'ENV Y=2'.*Ann <ann@example.org> +add c$/);
+  assert.match(table[3]!, /^[0-9a-f]{12} +2024-01-01T00:00:00Z +step 0 /);
+  const fmt = ok(store, 'history', 'hist/top:2', '--format', '{{.Layer}}|{{.CreatedBy}}|{{.Author}}').trim().split('\n');
+  assert.is(fmt[0], `${(img!.Layers as Array<{ Digest: string }>)[2]!.Digest}|trun-bundle commit --change 'ENV Y=2'|Ann <ann@example.org>`);
+  assert.is(ok(store, 'inspect', '--format', '{{.Id}} {{join .RepoTags ","}} {{json .RootFS.Layers}}', 'hist/base:1').trim(),
+    `${JSON.parse(ok(store, 'inspect', 'hist/base:1'))[0].Id} hist/base:1 ${JSON.stringify(l.diffIDs)}`);
+  fails(store, /image "no\/such:latest" not found/, 'inspect', 'no/such');
+  fails(store, /image "no\/such:latest" not found/, 'history', 'no/such');
+  fails(store, /--format .*unsupported action/, 'inspect', '--format', '{{range .Layers}}{{end}}', 'hist/base:1');
+  ok(store, 'rm', bundle);
+});
+
+test('inspect of a bundle: image, mounts with volume names, network, and the container state trun keeps', async () => {
+  const store = fresh('store');
+  const rootfs = makeBusyboxRootfs(fresh('busybox'));
+  ok(store, 'import-rootfs', rootfs, 'bb:1', '--change', 'CMD ["/bin/sh"]');
+  const hostDir = fresh('host');
+  fs.mkdirSync(hostDir);
+  const bundle = fresh('bundle');
+  ok(store, 'create', 'bb:1', bundle, '--network', 'none', '-v', 'namedvol:/data', '-v', `${hostDir}:/host:ro`, '--tmpfs', '/scratch', '--hostname', 'box', '--', 'sleep', '30');
+  const trunRoot = fresh('state');
+  const inspectIt = () => (JSON.parse(ok(store, 'inspect', '--trun-root', trunRoot, bundle)) as Array<Record<string, any>>)[0]!;
+  let b = inspectIt();
+  assert.is(b.Path, bundle);
+  assert.is(b.Image, 'bb:1');
+  assert.is(b.RootFS.Mounted, true);
+  assert.equal(b.Config.Args, ['sleep', '30']);
+  assert.equal(b.Mounts.map((m: Record<string, unknown>) => [m.Type, m.Name ?? null, m.Destination, m.RW]), [
+    ['volume', 'namedvol', '/data', true], ['bind', null, '/host', false], ['tmpfs', null, '/scratch', true],
+  ]);
+  assert.is(b.Mounts[1].Source, hostDir);
+  assert.equal(b.Network, { Mode: 'none', Ports: [], Links: [], Hostname: 'box' });
+  assert.is(b.State, null);
+  // A container of trun on the bundle: created, then gone.
+  const id = `insp-${process.pid}-${n++}`;
+  const trun = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist/trun.js'), '--root', trunRoot, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const c = trun('create', '--bundle', bundle, id);
+  assert.is(c.status, 0, c.stderr);
+  try {
+    b = inspectIt();
+    assert.is(b.State.Id, id);
+    assert.is(b.State.Status, 'created');
+    assert.ok(b.State.Pid > 0);
+  } finally {
+    trun('delete', '--force', id);
+  }
+  assert.is(inspectIt().State, null);
   ok(store, 'rm', bundle);
 });
 
