@@ -276,4 +276,33 @@ test('inspect of a bundle: image, mounts with volume names, network, and the con
   ok(store, 'rm', bundle);
 });
 
+test('progress on a terminal for import, create, commit and export; nothing through a pipe or with --quiet', async () => {
+  const store = fresh('store');
+  const l = await layout('prog/ress:1', [{ entries: BASE, kind: 'gzip' }, { entries: [{ name: 'data/p', content: 'p'.repeat(300_000) }], kind: 'gzip' }]);
+  const tty = (args: string) => spawnSync('script', ['-qec', `${process.execPath} ${CLI} --store ${store} ${args}`, '/dev/null'], { encoding: 'utf8' });
+  const bar = (phase: string, layers: number) => new RegExp(`${phase}  \\[[#.]{24}\\]  [0-9.]+ (B|kB|MB) / [0-9.]+ (B|kB|MB)  [0-9]/${layers} layers?  [0-9.]+ (B|kB|MB)/s`);
+  let r = tty(`import ${l.dir}`);
+  assert.is(r.status, 0, r.stdout);
+  assert.match(r.stdout, bar('import', 2));
+  for (const d of listing(store, 'layers')) fs.rmSync(path.join(store, 'layers', d), { recursive: true });
+  const bundle = fresh('bundle');
+  r = tty(`create prog/ress:1 ${bundle}`);
+  assert.is(r.status, 0, r.stdout);
+  assert.match(r.stdout, bar('unpack', 2));
+  fs.writeFileSync(path.join(bundle, 'rootfs/data/new'), 'n'.repeat(100_000));
+  r = tty(`commit ${bundle} prog/ress:2`);
+  assert.is(r.status, 0, r.stdout);
+  assert.match(r.stdout, /commit  [0-9.]+ (B|kB|MB)  [01]\/1 layer  [0-9.]+ (B|kB|MB)\/s/);
+  r = tty(`export prog/ress:2 ${fresh('out.tar')}`);
+  assert.is(r.status, 0, r.stdout);
+  assert.match(r.stdout, bar('export', 3));
+  r = tty(`--quiet export prog/ress:2 ${fresh('out.tar')}`);
+  assert.is(r.status, 0, r.stdout);
+  assert.is(r.stdout, '');
+  const piped = cli(store, 'commit', bundle, 'prog/ress:3');
+  assert.is(piped.status, 0);
+  assert.is(piped.stderr, '');
+  ok(store, 'rm', bundle);
+});
+
 test.run();

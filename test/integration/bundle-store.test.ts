@@ -326,7 +326,7 @@ test('progress: bytes and layers on a terminal, silent with --quiet or without a
   assert.not.match(quiet.stdout, /import:/);
   const tty = run(`import ${layout}`);
   assert.is(tty.status, 0, tty.stdout);
-  assert.match(tty.stdout, /import: layer [12]\/2 +[0-9.]+ (B|kB|MB) \/ [0-9.]+ (B|kB|MB)/);
+  assert.match(tty.stdout, /import  \[[#.]+\]  [0-9.]+ (B|kB|MB) \/ [0-9.]+ (B|kB|MB)  [012]\/2 layers/);
 });
 
 test.run();
