@@ -177,9 +177,9 @@ class Walker {
       const sink = this.pack.entry(h as PackHeader, (err) => done(err));
       let off = 0;
       while (off < size) {
-        const buf = Buffer.alloc(Math.min(CHUNK, size - off));
+        const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - off)); // filled by the read (or zeros below)
         const n = fs.readSync(fd, buf, 0, buf.length, off);
-        const chunk = n === 0 ? buf : buf.subarray(0, n); // n === 0: the file shrank; pad with zeros
+        const chunk = n === 0 ? buf.fill(0) : buf.subarray(0, n); // n === 0: the file shrank; pad with zeros
         off += chunk.length;
         if (!sink.write(chunk)) await this.guard(once(sink as unknown as NodeJS.EventEmitter, 'drain'));
       }

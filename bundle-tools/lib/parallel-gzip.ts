@@ -93,12 +93,19 @@ export class ParallelGzip extends Transform {
     cb(err);
   }
 
+  /** The first `n` pending bytes as one buffer of its own (it moves to a worker): one copy. */
   private cut(n: number): Buffer {
-    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
-    const block = Buffer.from(all.subarray(0, n)); // a copy of its own: it moves to a worker
-    const rest = all.subarray(n);
-    this.pending = rest.length ? [rest] : [];
-    this.pendingLen = rest.length;
+    const block = Buffer.allocUnsafeSlow(n);
+    let off = 0;
+    while (off < n) {
+      const head = this.pending[0]!;
+      const k = Math.min(head.length, n - off);
+      head.copy(block, off, 0, k);
+      off += k;
+      if (k === head.length) this.pending.shift();
+      else this.pending[0] = head.subarray(k);
+    }
+    this.pendingLen -= n;
     return block;
   }
 
