@@ -12,7 +12,7 @@ import { isMountPoint, mountOverlay, mountsUnder, unmount } from './overlay';
 import type { MountRequest, VolumesFrom } from './mount-flags';
 import { readFileInRoot } from './path-safety';
 import { processesRootedAt } from './processes';
-import type { ProgressFn } from './progress';
+import { layerProgress, type ProgressFn } from './progress';
 import { BUNDLE_MARKER, Store, type BundleRecord, type Image } from './store';
 import { attachMounts, planMounts, type Attached } from './volume-mounts';
 import { Volumes } from './volumes';
@@ -75,21 +75,7 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
     const layers = image.manifest.layers;
     const totalBytes = layers.reduce((n, l, i) => n + (store.hasLayer(diffIDs[i]!) ? 0 : l.size), 0);
     const missing = new Set(diffIDs.filter((d) => !store.hasLayer(d))).size;
-    let bytes = 0;
-    let done = 0;
-    const report = (): void => o.onProgress?.({
-      phase: 'unpack', layer: Math.min(done + 1, missing), layers: missing, layersDone: done, bytes, totalBytes, done: done === missing,
-    });
-    const unpacked = await ensureLayers(store, layers, diffIDs, {
-      onBytes: (n) => {
-        bytes += n;
-        report();
-      },
-      onLayerDone: () => {
-        done++;
-        report();
-      },
-    });
+    const unpacked = await ensureLayers(store, layers, diffIDs, layerProgress(o.onProgress, 'unpack', missing, totalBytes));
     const lower = stackDirs(store, diffIDs).reverse();
 
     for (const d of ['upper', 'work', 'rootfs']) fs.mkdirSync(path.join(bundle, d), { mode: 0o755 });

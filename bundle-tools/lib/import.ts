@@ -12,8 +12,7 @@ import { checkDigest, sha256 } from './digest';
 import { BlobTxn, ociArch, writeImage } from './image-write';
 import { checkLayerMediaType } from './layer-cache';
 import { LayerIngest } from './layer-ingest';
-import type { PassProgress } from './layer-passes';
-import type { ProgressFn } from './progress';
+import { layerProgress, type ProgressFn } from './progress';
 import { parseReference, tagString, DEFAULT_TAG } from './reference';
 import { LAYER_MEDIA, MEDIA_INDEX, MEDIA_MANIFEST, REF_NAME, Store } from './store';
 
@@ -150,7 +149,7 @@ async function importOciLayout(store: Store, txn: BlobTxn, ingest: LayerIngest, 
   }
   const layers = loaded.flatMap(({ manifest, config }) =>
     manifest.layers.map((l, i) => ({ source: blobFile(l.digest), digest: l.digest, size: l.size, diffID: config.rootfs.diff_ids[i]! })));
-  await ingest.run(layers, layerProgress(onProgress, layers.length, layers.reduce((n, l) => n + l.size, 0)));
+  await ingest.run(layers, layerProgress(onProgress, 'import', layers.length, layers.reduce((n, l) => n + l.size, 0)));
   const out: Array<{ desc: { digest: string; size: number }; names: string[] }> = [];
   for (const { m, manifest } of loaded) {
     await ingestBlob(store, txn, blobFile(manifest.config.digest), manifest.config, 'image config');
@@ -158,24 +157,6 @@ async function importOciLayout(store: Store, txn: BlobTxn, ingest: LayerIngest, 
     out.push({ desc: { digest: m.desc.digest, size: m.desc.size }, names: m.names });
   }
   return out;
-}
-
-/** Progress events for a set of layer passes: bytes read, layers finished, rate left to the CLI. */
-function layerProgress(onProgress: ProgressFn | undefined, layers: number, totalBytes?: number): PassProgress {
-  if (!onProgress) return {};
-  let bytes = 0;
-  let done = 0;
-  const report = (): void => onProgress({ phase: 'import', layer: Math.min(done + 1, layers), layers, layersDone: done, bytes, ...(totalBytes !== undefined ? { totalBytes } : {}), done: done === layers });
-  return {
-    onBytes: (n) => {
-      bytes += n;
-      report();
-    },
-    onLayerDone: () => {
-      done++;
-      report();
-    },
-  };
 }
 
 /** The manifest of an image index for this machine (linux and our architecture), or its only one. */
@@ -226,7 +207,7 @@ async function importDockerSave(store: Store, txn: BlobTxn, ingest: LayerIngest,
   }
   const layers = loaded.flatMap(({ config, sources }) => sources.map((source, i) => ({ source, diffID: config.rootfs.diff_ids[i]! })));
   const totalBytes = [...new Set(layers.map((l) => l.source))].reduce((n, f) => n + fs.statSync(f).size, 0);
-  const blobs = await ingest.run(layers, layerProgress(onProgress, layers.length, totalBytes));
+  const blobs = await ingest.run(layers, layerProgress(onProgress, 'import', layers.length, totalBytes));
   const out: Array<{ desc: { digest: string; size: number }; names: string[] }> = [];
   let next = 0;
   for (const { e, config } of loaded) {
