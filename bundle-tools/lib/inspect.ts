@@ -3,6 +3,7 @@
 // the way commit --pause finds its container, without loading the runtime's code.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { TrunError, sysError } from '../../runtime/errors';
 import { isAlive } from '../../runtime/linux/proc';
 import type { Mount, Spec } from '../../spec/types/runtime';
 import { readBundleMeta } from './bundle';
@@ -132,7 +133,14 @@ export interface BundleInspect {
 export function inspectBundle(bundleArg: string, o: { store: Store; trunRoot: string }): BundleInspect {
   const bundle = path.resolve(bundleArg);
   const meta = readBundleMeta(bundle);
-  const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as Spec;
+  const configFile = path.join(bundle, 'config.json');
+  let spec: Spec;
+  try {
+    spec = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Spec;
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new TrunError('EBUNDLE', `"${configFile}": not valid JSON`, { path: configFile });
+    throw sysError('read', configFile, err);
+  }
   const proc = spec.process;
   const state = containerState(o.trunRoot, bundle);
   return {
