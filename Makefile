@@ -78,6 +78,12 @@ clean:
 # trun-bundle's helper for mknod and xattrs (no Node.js API for either).
 build: dist/trun-bundle-fsops
 
+# trun-bundle's layer worker thread (unpack in parallel across cores).
+build: dist/trun-bundle-worker.js
+
+dist/trun-bundle-worker.js: $(TS_SRC) node_modules/.package-lock.json
+	$(ESBUILD) bundle-tools/lib/layer-worker.ts $(ESBUILD_FLAGS) --outfile=$@
+
 dist/trun-bundle-fsops: bundle-tools/native/fsops.c
 	@mkdir -p dist
 	$(CC) $(CFLAGS) -o $@ $<

@@ -5,10 +5,13 @@ import { commit } from '../commands/commit';
 import { create } from '../commands/create';
 import { gc, images, rmi } from '../commands/images';
 import { exportCmd, importCmd, importRootfsCmd } from '../commands/import';
+import { history, inspect } from '../commands/inspect';
 import { mount } from '../commands/mount';
 import { rm } from '../commands/rm';
 import { volumeCreate, volumeInspect, volumeLs, volumePrune, volumeRm } from '../commands/volume';
+import { parseCompression } from '../lib/compression';
 import { DEFAULT_STORE, Store } from '../lib/store';
+import { compileTemplate } from '../lib/template';
 import { NETWORK_COMMAND, networkCli } from './network';
 import { bool, commandArg, GLOBAL_FLAGS, list, parseArgs, str, type CommandDef, type Parsed } from './args';
 import { human, progressRenderer } from './progress-bar';
@@ -35,6 +38,21 @@ const COMMANDS: Record<string, CommandDef> = {
   rmi: {
     usage: 'rmi IMAGE...', min: 1, max: -1, summary: 'remove images (tags), then garbage-collect',
     flags: { force: { kind: 'bool', short: 'f', help: 'remove even when a bundle was made from it' } },
+  },
+  inspect: {
+    usage: 'inspect IMAGE|BUNDLE... [--format TEMPLATE]', min: 1, max: -1,
+    summary: "JSON about images (config, layers, history) or bundles (image, mounts, network, container state)",
+    flags: {
+      format: { kind: 'string', short: 'f', help: 'Go-template-like output per item: {{.Field}}, {{json .Field}}, {{join .List ","}}' },
+      'trun-root': { kind: 'string', help: "trun's state directory, for a bundle's container (default /run/trun)" },
+    },
+  },
+  history: {
+    usage: 'history IMAGE [--format TEMPLATE]', min: 1, max: 1, summary: 'the steps and layers of an image, newest first',
+    flags: {
+      format: { kind: 'string', short: 'f', help: 'Go-template-like output per step: {{.Layer}} {{.Created}} {{.CreatedBy}} {{.Size}} {{.Author}} {{.Comment}}' },
+      'no-trunc': { kind: 'bool', help: 'do not shorten layer ids and commands' },
+    },
   },
   gc: { usage: 'gc', min: 0, max: 0, summary: 'delete blobs and unpacked layers nothing uses', flags: {} },
   create: {
@@ -77,6 +95,7 @@ const COMMANDS: Record<string, CommandDef> = {
       author: { kind: 'string', short: 'a', help: 'author' },
       message: { kind: 'string', short: 'm', help: 'commit message' },
       change: { kind: 'list', short: 'c', help: 'Dockerfile instruction applied to the config' },
+      compression: { kind: 'string', help: 'gzip (default), zstd or none' },
       pause: { kind: 'bool', short: 'p', help: 'pause the container (trun pause/resume) while writing' },
       trun: { kind: 'string', help: 'trun binary for --pause' },
       'trun-root': { kind: 'string', help: "trun's state directory for --pause (default /run/trun)" },
@@ -162,6 +181,20 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
       if (!quiet && (res.gc.blobs || res.gc.layers)) out(`freed ${res.gc.blobs} blobs (${human(res.gc.bytes)}), ${res.gc.layers} unpacked layers`);
       return 0;
     }
+    case 'inspect': {
+      const items = inspect({ store, targets: p.positionals, ...(str(p, 'trun-root') !== undefined ? { trunRoot: str(p, 'trun-root')! } : {}) });
+      const format = str(p, 'format');
+      if (format === undefined) out(JSON.stringify(items, null, 2));
+      else items.forEach((item) => out(compileTemplate(format)(item)));
+      return 0;
+    }
+    case 'history': {
+      const rows = history({ store, image: a0 });
+      const format = str(p, 'format');
+      if (format !== undefined) rows.forEach((r) => out(compileTemplate(format)(r)));
+      else printHistory(rows, bool(p, 'no-trunc'), out);
+      return 0;
+    }
     case 'gc': {
       const res = await gc({ store });
       if (!quiet) out(`freed ${res.blobs} blobs (${human(res.bytes)}), ${res.layers} unpacked layers`);
@@ -200,6 +233,7 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
     case 'commit': {
       const res = await commit(withProgress({
         bundle: a0, tag: a1!, changes: list(p, 'change'), pause: bool(p, 'pause'),
+        ...(str(p, 'compression') !== undefined ? { compression: parseCompression(str(p, 'compression')!) } : {}),
         ...(str(p, 'store') !== undefined ? { store } : {}),
         ...opt(p, 'author'), ...opt(p, 'message'), ...opt(p, 'trun'),
         ...(str(p, 'trun-root') !== undefined ? { trunRoot: str(p, 'trun-root')! } : {}),
@@ -238,8 +272,7 @@ function printVolumes(rows: ReturnType<typeof volumeLs>, quiet: boolean, out: (s
   }
   const table = [['VOLUME NAME', 'CREATED', 'ANONYMOUS', 'BUNDLES']];
   for (const r of rows) table.push([r.Name, r.CreatedAt.replace(/\.\d+Z$/, 'Z'), r.Anonymous ? 'yes' : 'no', String(r.Bundles.length)]);
-  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-  for (const row of table) out(row.map((cell, c) => cell.padEnd(widths[c]!)).join('   ').trimEnd());
+  printTable(table, out);
 }
 
 /** The image id `images` and `commit` print (the config digest), for an image just imported. */
@@ -252,11 +285,25 @@ function opt<K extends string>(p: Parsed, name: K): { [P in K]?: string } {
   return (v === undefined ? {} : { [name]: v }) as { [P in K]?: string };
 }
 
+function printHistory(rows: ReturnType<typeof history>, noTrunc: boolean, out: (s: string) => void): void {
+  const cut = (s: string, n: number): string => (noTrunc || s.length <= n ? s : `${s.slice(0, n - 3)}...`);
+  const table = [['LAYER', 'CREATED', 'CREATED BY', 'SIZE', 'AUTHOR', 'COMMENT']];
+  for (const r of rows) {
+    const id = r.Layer === null ? '<none>' : noTrunc ? r.Layer : r.Layer.slice(7, 19);
+    table.push([id, r.Created ?? '', cut(r.CreatedBy, 45), r.EmptyLayer ? '0 B' : human(r.Size), r.Author ?? '', cut(r.Comment ?? '', 40)]);
+  }
+  printTable(table, out);
+}
+
+function printTable(table: string[][], out: (s: string) => void): void {
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+  for (const row of table) out(row.map((cell, c) => cell.padEnd(widths[c]!)).join('   ').trimEnd());
+}
+
 function printImages(rows: ReturnType<typeof images>, noTrunc: boolean, out: (s: string) => void): void {
   const table = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
   for (const r of rows) table.push([r.repository, r.tag, noTrunc ? `sha256:${r.id}` : r.id.slice(0, 12), r.created ?? '', human(r.size)]);
-  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-  for (const row of table) out(row.map((cell, c) => cell.padEnd(widths[c]!)).join('   ').trimEnd());
+  printTable(table, out);
 }
 
 run(process.argv.slice(2), (s) => process.stdout.write(s + '\n')).then(

@@ -1,6 +1,7 @@
 // trun-bundle commit BUNDLE IMAGE:TAG: the bundle's changes as a new layer and image.
 import * as path from 'node:path';
 import { TrunError } from '../../runtime/errors';
+import type { Compression } from '../lib/compression';
 import { commitBundle, type CommitOptions, type CommitResult } from '../lib/commit';
 import type { ProgressFn } from '../lib/progress';
 import { Store } from '../lib/store';
@@ -13,6 +14,7 @@ export interface CommitCommand {
   author?: string;
   message?: string;
   changes: string[];
+  compression?: Compression;
   pause: boolean;
   trun?: string;
   trunRoot?: string;
@@ -25,6 +27,7 @@ export async function commit(c: CommitCommand): Promise<CommitResult> {
   if (c.author !== undefined) o.author = c.author;
   if (c.message !== undefined) o.message = c.message;
   if (c.onProgress) o.onProgress = c.onProgress;
+  if (c.compression !== undefined) o.compression = c.compression;
   if (c.pause) {
     const root = c.trunRoot ?? DEFAULT_STATE_ROOT;
     const id = containerOnBundle(root, c.bundle);

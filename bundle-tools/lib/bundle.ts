@@ -7,13 +7,12 @@ import { TrunError, sysError } from '../../runtime/errors';
 import type { Mount } from '../../spec/types/runtime';
 import { validateConfig } from '../../spec/validate';
 import { generateSpec, type ConfigOptions } from './config-gen';
-import { FsOps } from './fsops';
-import { ensureLayer, stackDirs } from './layer-cache';
+import { ensureLayers, stackDirs } from './layer-cache';
 import { isMountPoint, mountOverlay, mountsUnder, unmount } from './overlay';
 import type { MountRequest, VolumesFrom } from './mount-flags';
 import { readFileInRoot } from './path-safety';
 import { processesRootedAt } from './processes';
-import type { ProgressFn } from './progress';
+import { layerProgress, type ProgressFn } from './progress';
 import { BUNDLE_MARKER, Store, type BundleRecord, type Image } from './store';
 import { attachMounts, planMounts, type Attached } from './volume-mounts';
 import { Volumes } from './volumes';
@@ -64,7 +63,6 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
     created: new Date().toISOString(),
   };
   const record: BundleRecord = { bundle, manifest: image.manifestDigest, diffIDs, created: meta.created };
-  let fsops: FsOps | null = null;
   let attached: Attached | undefined;
   try {
     writeJson(path.join(bundle, BUNDLE_MARKER), meta);
@@ -74,25 +72,11 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
       store.addBundleRecord(record);
     });
 
-    fsops = new FsOps();
     const layers = image.manifest.layers;
     const totalBytes = layers.reduce((n, l, i) => n + (store.hasLayer(diffIDs[i]!) ? 0 : l.size), 0);
-    let bytes = 0;
-    let unpacked = 0;
-    for (let i = 0; i < layers.length; i++) {
-      const report = (done = false): void => o.onProgress?.({ phase: 'unpack', layer: i + 1, layers: layers.length, bytes, totalBytes, done });
-      const r = await ensureLayer(store, layers[i]!, diffIDs[i]!, fsops, {
-        onBytes: (n) => {
-          bytes += n;
-          report();
-        },
-      });
-      if (r.unpacked) unpacked++;
-    }
+    const missing = new Set(diffIDs.filter((d) => !store.hasLayer(d))).size;
+    const unpacked = await ensureLayers(store, layers, diffIDs, layerProgress(o.onProgress, 'unpack', missing, totalBytes));
     const lower = stackDirs(store, diffIDs).reverse();
-    o.onProgress?.({ phase: 'unpack', layer: layers.length, layers: layers.length, bytes, totalBytes, done: true });
-    await fsops.close();
-    fsops = null;
 
     for (const d of ['upper', 'work', 'rootfs']) fs.mkdirSync(path.join(bundle, d), { mode: 0o755 });
     mountOverlay({ lower, upper: path.join(bundle, 'upper'), work: path.join(bundle, 'work'), target: rootfs });
@@ -117,7 +101,6 @@ export async function createBundle(o: CreateBundleOptions): Promise<CreateBundle
     writeJson(path.join(bundle, 'config.json'), spec);
     return { bundle, image, unpackedLayers: unpacked, cachedLayers: layers.length - unpacked };
   } catch (err) {
-    if (fsops) await fsops.close().catch(() => undefined);
     cleanupBundle(bundle, createdDir);
     await store.withLock(async () => {
       store.removeBundleRecord(bundle);

@@ -7,11 +7,12 @@ import { TrunError } from '../../runtime/errors';
 import type { ImageConfig, ImageManifest } from '../../spec/types/image';
 import { readBundleMeta } from './bundle';
 import { applyChanges } from './changes';
+import type { Compression } from './compression';
 import { BlobTxn, writeImage } from './image-write';
 import { writeLayer, type LayerBlob } from './layer-writer';
 import type { ProgressFn } from './progress';
 import { parseTaggedReference, tagString } from './reference';
-import { MEDIA_LAYER_GZIP, Store } from './store';
+import { Store } from './store';
 
 export interface CommitOptions {
   bundle: string;
@@ -20,6 +21,8 @@ export interface CommitOptions {
   author?: string;
   message?: string;
   changes?: string[];
+  /** Compression of the new layer (default gzip). */
+  compression?: Compression;
   /** Called around the layer write (e.g. `trun pause`/`trun resume`); resume runs even on failure. */
   pause?: { pause: () => Promise<void>; resume: () => Promise<void> };
   onProgress?: ProgressFn;
@@ -64,6 +67,7 @@ export async function commitBundle(o: CommitOptions): Promise<CommitResult> {
       let bytes = 0;
       layer = await writeLayer(store, path.join(bundle, 'upper'), {
         mode: 'upper',
+        compression: o.compression ?? 'gzip',
         onBytes: (n) => {
           bytes += n;
           o.onProgress?.({ phase: 'commit', layer: 1, layers: 1, bytes });
@@ -95,7 +99,7 @@ export async function commitBundle(o: CommitOptions): Promise<CommitResult> {
       store.adoptBlob(written.tmpFile, written.digest);
       const m = writeImage(store, txn, {
         config,
-        layers: [...baseManifest.layers, { mediaType: MEDIA_LAYER_GZIP, digest: written.digest, size: written.size }],
+        layers: [...baseManifest.layers, { mediaType: written.mediaType, digest: written.digest, size: written.size }],
       });
       store.setTag(tag, m);
       return { manifestDigest: m.digest, configDigest: m.manifest.config.digest, layerDigest: written.digest, diffID: written.diffID, tag };

@@ -42,6 +42,7 @@ export async function exportImage(o: ExportOptions): Promise<{ manifestDigest: s
   const writing = pipeline(pack, fs.createWriteStream(tmp, { mode: 0o644 }));
   writing.catch(() => undefined);
   const total = blobs.reduce((n, b) => n + b.size, 0);
+  const layerCount = img.manifest.layers.length;
   let bytes = 0;
   try {
     const add = (name: string, data: Buffer): Promise<void> =>
@@ -61,7 +62,8 @@ export async function exportImage(o: ExportOptions): Promise<{ manifestDigest: s
       const sink = pack.entry({ name: `blobs/sha256/${digestHex(b.digest)}`, size: b.size, mode: 0o644, mtime: new Date(0) } as PackHeader, (e) => done(e));
       for await (const chunk of fs.createReadStream(file).pipe(h)) {
         bytes += (chunk as Buffer).length;
-        o.onProgress?.({ phase: 'export', layer: i + 1, layers: blobs.length, bytes, totalBytes: total });
+        // Blobs are the manifest, the config, then the layers: progress counts the layers.
+        o.onProgress?.({ phase: 'export', layer: Math.max(1, i - 1), layers: layerCount, layersDone: Math.max(0, i - 2), bytes, totalBytes: total });
         if (h.bytes > b.size) break;
         if (!sink.write(chunk as Buffer)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
       }
@@ -80,6 +82,6 @@ export async function exportImage(o: ExportOptions): Promise<{ manifestDigest: s
     const e = err as NodeJS.ErrnoException;
     throw sysError(e.syscall ?? 'write', e.path ?? out, err);
   }
-  o.onProgress?.({ phase: 'export', layer: blobs.length, layers: blobs.length, bytes, totalBytes: total, done: true });
+  o.onProgress?.({ phase: 'export', layer: layerCount, layers: layerCount, layersDone: layerCount, bytes, totalBytes: total, done: true });
   return { manifestDigest: img.manifestDigest, tags };
 }

@@ -3,11 +3,10 @@
 // are checked when a bundle unpacks it, like any layer's.
 import * as fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import * as zlib from 'node:zlib';
 import { TrunError, sysError } from '../../runtime/errors';
 import type { ImageConfig } from '../../spec/types/image';
 import { applyChanges } from './changes';
-import { decompressor, fileCompression } from './compression';
+import { compressor, decompressor, fileCompression } from './compression';
 import { HashingStream } from './digest';
 import { BlobTxn, ociArch, writeImage } from './image-write';
 import { writeLayer, type LayerBlob } from './layer-writer';
@@ -58,7 +57,7 @@ export async function importRootfs(o: ImportRootfsOptions): Promise<{ manifestDi
     return await o.store.withLock(async () => {
       txn.note(layer.digest);
       o.store.adoptBlob(layer.tmpFile, layer.digest);
-      const m = writeImage(o.store, txn, { config, layers: [{ mediaType: MEDIA_LAYER_GZIP, digest: layer.digest, size: layer.size }] });
+      const m = writeImage(o.store, txn, { config, layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }] });
       o.store.setTag(tag, m);
       return { manifestDigest: m.digest, tag };
     });
@@ -76,7 +75,7 @@ async function recompress(store: Store, file: string, onBytes: (n: number) => vo
   const input = fs.createReadStream(file);
   input.on('data', (c: Buffer | string) => onBytes(c.length));
   try {
-    await pipeline(input, decompressor(fileCompression(file), file), diff, zlib.createGzip(), comp, fs.createWriteStream(tmp, { mode: 0o644 }));
+    await pipeline(input, decompressor(fileCompression(file), file), diff, compressor('gzip', file), comp, fs.createWriteStream(tmp, { mode: 0o644 }));
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     if (err instanceof TrunError) throw err;
@@ -84,5 +83,5 @@ async function recompress(store: Store, file: string, onBytes: (n: number) => vo
     if (e.syscall) throw sysError(e.syscall, e.path ?? tmp, err);
     throw new TrunError('EIMAGE', `read "${file}": ${e.message}`, { cause: err });
   }
-  return { tmpFile: tmp, digest: comp.digest(), size: comp.bytes, diffID: diff.digest(), entries: 0 };
+  return { tmpFile: tmp, digest: comp.digest(), size: comp.bytes, diffID: diff.digest(), entries: 0, mediaType: MEDIA_LAYER_GZIP };
 }

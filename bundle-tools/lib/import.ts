@@ -1,20 +1,20 @@
 // Import into the store: an OCI image layout (directory), an oci-archive (its tarball), or a
 // `docker save` tarball (or its unpacked directory). Every blob is checked against its digest and
 // size, every diffID against its layer, before the tag is written; a failed import removes what
-// it added.
+// it added. Layers are unpacked into the layer cache by the same read that checks them
+// (layer-ingest.ts), so the first bundle of an imported image unpacks nothing.
 import * as fs from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import { TrunError, sysError } from '../../runtime/errors';
 import type { Descriptor, ImageConfig, ImageIndex, ManifestDescriptor } from '../../spec/types/image';
 import { parseImageJson, validateImageConfig, validateImageIndex, validateImageLayout, validateImageManifest } from '../../spec/validate-image';
 import { stageArchive, stagedFile, type StagedArchive } from './archive';
-import { decompressor, fileCompression } from './compression';
-import { checkDigest, HashingStream, sha256 } from './digest';
+import { checkDigest, sha256 } from './digest';
 import { BlobTxn, ociArch, writeImage } from './image-write';
 import { checkLayerMediaType } from './layer-cache';
-import type { ProgressFn } from './progress';
+import { LayerIngest } from './layer-ingest';
+import { layerProgress, type ProgressFn } from './progress';
 import { parseReference, tagString, DEFAULT_TAG } from './reference';
-import { MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR, MEDIA_MANIFEST, REF_NAME, Store } from './store';
+import { LAYER_MEDIA, MEDIA_INDEX, MEDIA_MANIFEST, REF_NAME, Store } from './store';
 
 export interface ImportOptions {
   store: Store;
@@ -54,9 +54,15 @@ export async function importImage(o: ImportOptions): Promise<ImportedImage[]> {
       const isOci = fs.existsSync(stagedFile(staged, 'oci-layout'));
       const isDocker = fs.existsSync(stagedFile(staged, 'manifest.json'));
       let found: Array<{ desc: { digest: string; size: number }; names: string[] }>;
-      if (isDocker) found = await importDockerSave(store, txn, staged, o.onProgress);
-      else if (isOci) found = await importOciLayout(store, txn, staged, o.onProgress);
-      else throw new TrunError('EIMAGE', `"${o.source}" is neither an OCI image layout nor a docker save archive (no oci-layout, no manifest.json)`);
+      const ingest = new LayerIngest(store, txn, staging !== null);
+      try {
+        if (isDocker) found = await importDockerSave(store, txn, ingest, staged, o.onProgress);
+        else if (isOci) found = await importOciLayout(store, txn, ingest, staged, o.onProgress);
+        else throw new TrunError('EIMAGE', `"${o.source}" is neither an OCI image layout nor a docker save archive (no oci-layout, no manifest.json)`);
+        ingest.adoptLayers();
+      } finally {
+        ingest.discard();
+      }
       const result = assignTags(found, o.ref, o.source);
       for (const r of result) {
         const desc = found.find((f) => f.desc.digest === r.manifestDigest)!.desc;
@@ -102,7 +108,7 @@ function nameFromAnnotations(ann: Record<string, string | undefined> | undefined
   return null;
 }
 
-async function importOciLayout(store: Store, txn: BlobTxn, s: StagedArchive, onProgress?: ProgressFn) {
+async function importOciLayout(store: Store, txn: BlobTxn, ingest: LayerIngest, s: StagedArchive, onProgress?: ProgressFn) {
   const layoutFile = stagedFile(s, 'oci-layout');
   validateImageLayout(parseImageJson(fs.readFileSync(layoutFile, 'utf8'), layoutFile), layoutFile);
   const indexFile = stagedFile(s, 'index.json');
@@ -115,7 +121,6 @@ async function importOciLayout(store: Store, txn: BlobTxn, s: StagedArchive, onP
     checkDigest(`${what} ${desc.digest}`, desc.digest, sha256(data), desc.size, data.length);
     return parseImageJson(data.toString('utf8'), `${what} ${desc.digest}`);
   };
-  const out: Array<{ desc: { digest: string; size: number }; names: string[] }> = [];
   const manifests: Array<{ desc: ManifestDescriptor; names: string[] }> = [];
   for (const entry of index.manifests) {
     const name = nameFromAnnotations(entry.annotations);
@@ -129,7 +134,6 @@ async function importOciLayout(store: Store, txn: BlobTxn, s: StagedArchive, onP
       throw new TrunError('EIMAGE', `index entry ${entry.digest}: unsupported media type "${entry.mediaType}"`);
     }
   }
-  const total = { layers: 0, bytes: 0, done: 0, doneBytes: 0 };
   const loaded = [];
   for (const m of manifests) {
     const manifest = validateImageManifest(await readJson(m.desc, 'manifest'), `manifest ${m.desc.digest}`);
@@ -137,24 +141,21 @@ async function importOciLayout(store: Store, txn: BlobTxn, s: StagedArchive, onP
     if (config.rootfs.diff_ids.length !== manifest.layers.length) {
       throw new TrunError('EIMAGE', `manifest ${m.desc.digest}: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`);
     }
-    for (const l of manifest.layers) checkLayerMediaType(l);
-    total.layers += manifest.layers.length;
-    total.bytes += manifest.layers.reduce((n, l) => n + l.size, 0);
+    for (const l of manifest.layers) {
+      checkLayerMediaType(l);
+      if (!fs.existsSync(blobFile(l.digest))) throw new TrunError('EIMAGE', `layer ${l.digest} is missing from the source`, { path: blobFile(l.digest) });
+    }
     loaded.push({ m, manifest, config });
   }
-  for (const { m, manifest, config } of loaded) {
-    for (const [i, l] of manifest.layers.entries()) {
-      total.done++;
-      await ingestLayer(store, txn, blobFile(l.digest), l, config.rootfs.diff_ids[i]!, (n) => {
-        total.doneBytes += n;
-        onProgress?.({ phase: 'import', layer: total.done, layers: total.layers, bytes: total.doneBytes, totalBytes: total.bytes });
-      });
-    }
-    await ingest(store, txn, blobFile(manifest.config.digest), manifest.config, 'image config');
-    await ingest(store, txn, blobFile(m.desc.digest), m.desc, 'manifest');
+  const layers = loaded.flatMap(({ manifest, config }) =>
+    manifest.layers.map((l, i) => ({ source: blobFile(l.digest), digest: l.digest, size: l.size, diffID: config.rootfs.diff_ids[i]! })));
+  await ingest.run(layers, layerProgress(onProgress, 'import', layers.length, layers.reduce((n, l) => n + l.size, 0)));
+  const out: Array<{ desc: { digest: string; size: number }; names: string[] }> = [];
+  for (const { m, manifest } of loaded) {
+    await ingestBlob(store, txn, blobFile(manifest.config.digest), manifest.config, 'image config');
+    await ingestBlob(store, txn, blobFile(m.desc.digest), m.desc, 'manifest');
     out.push({ desc: { digest: m.desc.digest, size: m.desc.size }, names: m.names });
   }
-  onProgress?.({ phase: 'import', layer: total.layers, layers: total.layers, bytes: total.doneBytes, totalBytes: total.bytes, done: true });
   return out;
 }
 
@@ -167,28 +168,10 @@ function pickPlatform(index: ImageIndex, digest: string): ManifestDescriptor {
   return match;
 }
 
-async function ingest(store: Store, txn: BlobTxn, file: string, desc: { digest: string; size: number }, what: string, onBytes?: (n: number) => void): Promise<void> {
+async function ingestBlob(store: Store, txn: BlobTxn, file: string, desc: { digest: string; size: number }, what: string): Promise<void> {
   if (!fs.existsSync(file)) throw new TrunError('EIMAGE', `${what} ${desc.digest} is missing from the source`, { path: file });
   txn.note(desc.digest);
-  await store.ingestFile(file, desc, what, onBytes);
-}
-
-/** Copies a layer in, checking its digest, and its diffID by decompressing it. */
-async function ingestLayer(store: Store, txn: BlobTxn, file: string, desc: Descriptor, diffID: string, onBytes?: (n: number) => void): Promise<void> {
-  await ingest(store, txn, file, desc, 'layer', onBytes);
-  const actual = await diffIDOf(store.blobPath(desc.digest), `layer ${desc.digest}`);
-  checkDigest(`layer ${desc.digest} (uncompressed)`, diffID, actual);
-}
-
-export async function diffIDOf(file: string, what: string): Promise<string> {
-  const h = new HashingStream();
-  try {
-    await pipeline(fs.createReadStream(file), decompressor(fileCompression(file), what), h, fs.createWriteStream('/dev/null'));
-  } catch (err) {
-    if (err instanceof TrunError) throw err;
-    throw new TrunError('EIMAGE', `${what}: corrupt or truncated (${(err as Error).message})`, { cause: err });
-  }
-  return h.digest();
+  await store.ingestFile(file, desc, what);
 }
 
 interface DockerManifestEntry {
@@ -197,15 +180,12 @@ interface DockerManifestEntry {
   Layers: string[];
 }
 
-async function importDockerSave(store: Store, txn: BlobTxn, s: StagedArchive, onProgress?: ProgressFn) {
+async function importDockerSave(store: Store, txn: BlobTxn, ingest: LayerIngest, s: StagedArchive, onProgress?: ProgressFn) {
   const file = stagedFile(s, 'manifest.json');
   const parsed = parseImageJson(readOrThrow(file), 'manifest.json');
   if (!Array.isArray(parsed)) throw new TrunError('EIMAGE', 'docker archive manifest.json: expected an array');
   const entries = parsed as DockerManifestEntry[];
-  const out: Array<{ desc: { digest: string; size: number }; names: string[] }> = [];
-  const totalLayers = entries.reduce((n, e) => n + (Array.isArray(e.Layers) ? e.Layers.length : 0), 0);
-  let done = 0;
-  let bytes = 0;
+  const loaded: Array<{ e: DockerManifestEntry; config: ImageConfig; sources: string[] }> = [];
   for (const e of entries) {
     if (typeof e.Config !== 'string' || !Array.isArray(e.Layers)) throw new TrunError('EIMAGE', 'docker archive manifest.json: entry without Config or Layers');
     const cfgFile = stagedFile(s, e.Config);
@@ -218,23 +198,24 @@ async function importDockerSave(store: Store, txn: BlobTxn, s: StagedArchive, on
     const named = /([a-f0-9]{64})(\.json)?$/.exec(e.Config);
     const cfgDigest = sha256(cfgData);
     if (named && `sha256:${named[1]}` !== cfgDigest) checkDigest(`image config ${e.Config}`, `sha256:${named[1]}`, cfgDigest);
-    const layers: Descriptor[] = [];
-    for (const [i, name] of e.Layers.entries()) {
+    const sources = e.Layers.map((name) => {
       const lf = stagedFile(s, name);
       if (!fs.existsSync(lf)) throw new TrunError('EIMAGE', `docker archive: layer "${name}" is missing`);
-      done++;
-      const diffID = await diffIDOf(lf, `layer "${name}"`);
-      checkDigest(`layer "${name}" (uncompressed)`, config.rootfs.diff_ids[i]!, diffID);
-      const r = await store.ingestFile(lf, undefined, 'layer', (n) => {
-        bytes += n;
-        onProgress?.({ phase: 'import', layer: done, layers: totalLayers, bytes });
-      });
-      txn.noteAdded(r.digest, !r.added);
-      const kind = fileCompression(store.blobPath(r.digest));
-      const mediaType = kind === 'gzip' ? MEDIA_LAYER_GZIP : kind === 'zstd' ? 'application/vnd.oci.image.layer.v1.tar+zstd' : MEDIA_LAYER_TAR;
-      layers.push({ mediaType, digest: r.digest, size: r.size });
-    }
-    const m = writeImage(store, txn, { config, layers });
+      return lf;
+    });
+    loaded.push({ e, config, sources });
+  }
+  const layers = loaded.flatMap(({ config, sources }) => sources.map((source, i) => ({ source, diffID: config.rootfs.diff_ids[i]! })));
+  const totalBytes = [...new Set(layers.map((l) => l.source))].reduce((n, f) => n + fs.statSync(f).size, 0);
+  const blobs = await ingest.run(layers, layerProgress(onProgress, 'import', layers.length, totalBytes));
+  const out: Array<{ desc: { digest: string; size: number }; names: string[] }> = [];
+  let next = 0;
+  for (const { e, config } of loaded) {
+    const descs: Descriptor[] = config.rootfs.diff_ids.map(() => {
+      const b = blobs[next++]!;
+      return { mediaType: LAYER_MEDIA[b.compression], digest: b.digest, size: b.size };
+    });
+    const m = writeImage(store, txn, { config, layers: descs });
     const names = (e.RepoTags ?? []).flatMap((t) => {
       try {
         const r = parseReference(t);
@@ -245,7 +226,6 @@ async function importDockerSave(store: Store, txn: BlobTxn, s: StagedArchive, on
     });
     out.push({ desc: { digest: m.digest, size: m.size }, names });
   }
-  onProgress?.({ phase: 'import', layer: totalLayers, layers: totalLayers, bytes, done: true });
   return out;
 }
 

@@ -1,13 +1,14 @@
 // The content-addressed cache of unpacked layers: store/layers/<diffID hex>/ holds one layer in
 // overlayfs form. A layer is unpacked into tmp/ and renamed into place only once complete and
-// verified, so a second bundle of the same image, or a concurrent one, unpacks nothing.
+// verified, so a second bundle of the same image, or a concurrent one, unpacks nothing. Import
+// fills the cache as it checks layers (layer-ingest.ts); create unpacks what is still missing.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { TrunError } from '../../runtime/errors';
+import { TrunError, sysError } from '../../runtime/errors';
 import type { Descriptor } from '../../spec/types/image';
-import { FsOps } from './fsops';
+import { runLayerPasses, type PassProgress } from './layer-passes';
 import type { Store } from './store';
-import { unpackLayer } from './unpack';
+import type { LayerPass } from './unpack';
 
 const LAYER_MEDIA_TYPES = new Set([
   'application/vnd.oci.image.layer.v1.tar',
@@ -28,36 +29,49 @@ export function checkLayerMediaType(desc: Descriptor): void {
   }
 }
 
-export interface LayerProgress {
-  /** Called with the number of blob bytes read since the last call. */
-  onBytes?: (n: number) => void;
+/**
+ * Makes sure every layer of an image is in the cache, unpacking the missing ones (in parallel,
+ * each from one read of its blob). Returns how many were unpacked. A failed layer leaves nothing.
+ */
+export async function ensureLayers(store: Store, layers: Descriptor[], diffIDs: string[], progress: PassProgress = {}): Promise<number> {
+  const jobs: LayerPass[] = [];
+  const seen = new Set<string>();
+  for (const [i, desc] of layers.entries()) {
+    const diffID = diffIDs[i]!;
+    if (seen.has(diffID) || store.hasLayer(diffID)) continue;
+    seen.add(diffID);
+    checkLayerMediaType(desc);
+    if (!store.hasBlob(desc.digest)) throw new TrunError('EIMAGE', `layer ${desc.digest} is missing from the store`, { path: store.blobPath(desc.digest) });
+    jobs.push({ file: store.blobPath(desc.digest), digest: desc.digest, size: desc.size, diffID, dest: null });
+  }
+  try {
+    for (const j of jobs) j.dest = layerTmpDir(store);
+    await runLayerPasses(jobs, progress);
+    for (const j of jobs) adoptLayerDir(store, j.dest!, j.diffID);
+  } finally {
+    for (const j of jobs) if (j.dest !== null) fs.rmSync(j.dest, { recursive: true, force: true });
+  }
+  return jobs.length;
+}
+
+/** A fresh empty directory in tmp/ for a layer to be unpacked into. */
+export function layerTmpDir(store: Store): string {
+  const tmp = store.tmpPath('layer');
+  fs.mkdirSync(tmp, { mode: 0o755 });
+  return tmp;
 }
 
 /**
- * Returns the cached directory of a layer, unpacking it first when needed. `fsops` is shared
- * across the layers of one image.
+ * Moves a fully unpacked and verified layer from tmp/ into the cache. When another process
+ * finished the same layer first, theirs is kept and ours removed.
  */
-export async function ensureLayer(store: Store, desc: Descriptor, diffID: string, fsops: FsOps, progress: LayerProgress = {}): Promise<{ dir: string; unpacked: boolean }> {
-  const dir = store.layerDir(diffID);
-  if (fs.existsSync(dir)) return { dir, unpacked: false };
-  checkLayerMediaType(desc);
-  if (!store.hasBlob(desc.digest)) throw new TrunError('EIMAGE', `layer ${desc.digest} is missing from the store`, { path: store.blobPath(desc.digest) });
-  const tmp = store.tmpPath('layer');
-  fs.mkdirSync(tmp, { mode: 0o755 });
+export function adoptLayerDir(store: Store, tmp: string, diffID: string): void {
   try {
-    await unpackLayer({ file: store.blobPath(desc.digest), digest: desc.digest, size: desc.size, diffID }, tmp, fsops, progress.onBytes);
-    try {
-      fs.renameSync(tmp, dir);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
-      // Another process finished the same layer first: use theirs.
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
-    return { dir, unpacked: true };
+    fs.renameSync(tmp, store.layerDir(diffID));
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw err;
+    if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw sysError('rename', tmp, err);
   }
 }
 

@@ -1,17 +1,17 @@
-// Writes a directory tree as one gzipped layer blob in the store. In "upper" mode the tree is an
+// Writes a directory tree as one layer blob in the store (gzip, zstd or plain tar). In "upper" mode the tree is an
 // overlayfs upper dir: 0/0 character devices become `.wh.NAME` entries and opaque directories get
-// a `.wh..wh..opq` entry. The tar stream is hashed (diffID), gzipped and hashed again (digest) in
-// one pass; the blob enters blobs/ by rename only when complete.
+// a `.wh..wh..opq` entry. The tar stream is hashed (diffID), compressed and hashed again (digest)
+// in one pass, as it is written; the blob enters blobs/ by rename only when complete.
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { TrunError, sysError } from '../../runtime/errors';
 import { HashingStream } from './digest';
 import { FsOps } from './fsops';
-import type { Store } from './store';
+import { compressor, type Compression } from './compression';
+import { LAYER_MEDIA, type Store } from './store';
 import { paxEntryBytes, paxFor, type TarHeader } from './tar-format';
 import { isLayerXattr, isOpaqueValue, isOverlayWhiteout, OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX, whiteoutName } from './whiteout';
 
@@ -22,11 +22,14 @@ export interface LayerBlob {
   size: number;
   diffID: string;
   entries: number;
+  mediaType: string;
 }
 
 export interface WriteLayerOptions {
   /** "upper": an overlayfs upper dir (whiteouts translated); "plain": a whole root filesystem. */
   mode: 'upper' | 'plain';
+  /** How the blob is compressed (default gzip). */
+  compression?: Compression;
   onBytes?: (n: number) => void;
 }
 
@@ -40,7 +43,8 @@ export async function writeLayer(store: Store, srcDir: string, o: WriteLayerOpti
   const compHash = new HashingStream();
   const out = fs.createWriteStream(tmp, { mode: 0o644 });
   if (o.onBytes) diffHash.on('data', (c: Buffer) => o.onBytes!(c.length));
-  const writing = pipeline(pack, diffHash, zlib.createGzip(), compHash, out);
+  const compression = o.compression ?? 'gzip';
+  const writing = pipeline(pack, diffHash, compressor(compression, `layer from "${srcDir}"`), compHash, out);
   let failure: unknown = null;
   const failed = writing.then(
     () => new Promise<never>(() => undefined),
@@ -73,7 +77,7 @@ export async function writeLayer(store: Store, srcDir: string, o: WriteLayerOpti
   } finally {
     await fsops.close();
   }
-  return { tmpFile: tmp, digest: compHash.digest(), size: compHash.bytes, diffID: diffHash.digest(), entries: walker.entries };
+  return { tmpFile: tmp, digest: compHash.digest(), size: compHash.bytes, diffID: diffHash.digest(), entries: walker.entries, mediaType: LAYER_MEDIA[compression] };
 }
 
 class Walker {
@@ -173,9 +177,9 @@ class Walker {
       const sink = this.pack.entry(h as PackHeader, (err) => done(err));
       let off = 0;
       while (off < size) {
-        const buf = Buffer.alloc(Math.min(CHUNK, size - off));
+        const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - off)); // filled by the read (or zeros below)
         const n = fs.readSync(fd, buf, 0, buf.length, off);
-        const chunk = n === 0 ? buf : buf.subarray(0, n); // n === 0: the file shrank; pad with zeros
+        const chunk = n === 0 ? buf.fill(0) : buf.subarray(0, n); // n === 0: the file shrank; pad with zeros
         off += chunk.length;
         if (!sink.write(chunk)) await this.guard(once(sink as unknown as NodeJS.EventEmitter, 'drain'));
       }

@@ -12,6 +12,7 @@ import { withPidLock } from '../../runtime/pid-lock';
 import { isAlive } from '../../runtime/linux/proc';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, ManifestDescriptor } from '../../spec/types/image';
 import { parseImageJson, validateImageConfig, validateImageIndex, validateImageLayout, validateImageManifest } from '../../spec/validate-image';
+import type { Compression } from './compression';
 import { checkDigest, digestHex, HashingStream, isDigest, sha256 } from './digest';
 import { parseReference, tagString, DEFAULT_TAG } from './reference';
 
@@ -22,6 +23,9 @@ export const MEDIA_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const MEDIA_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const MEDIA_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 export const MEDIA_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
+export const MEDIA_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
+/** The OCI media type of a layer blob by its compression. */
+export const LAYER_MEDIA: Record<Compression, string> = { none: MEDIA_LAYER_TAR, gzip: MEDIA_LAYER_GZIP, zstd: MEDIA_LAYER_ZSTD };
 
 /** One manifest of the store, with its config, as the commands see it. */
 export interface Image {

@@ -4,12 +4,13 @@
 // symlinks; the blob's digest and diffID are checked as it streams.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { threadId } from 'node:worker_threads';
 import * as tar from 'tar-stream';
 import { TrunError, sysError } from '../../runtime/errors';
 import { checkDigest, HashingStream } from './digest';
-import { decompressor, fileCompression } from './compression';
+import { decompressor, fileCompression, type Compression } from './compression';
 import { FsOps, S_IFBLK, S_IFCHR, S_IFIFO } from './fsops';
 import { ensureParentDirs, normalizeEntryPath } from './path-safety';
 import { entryAttrs, useBinaryPax, type EntryAttrs, type TarHeader } from './tar-format';
@@ -32,20 +33,92 @@ export interface UnpackStats {
 }
 
 /**
+ * One read of a layer blob: its digest, its diffID and (when `dest` is set) its extraction all
+ * come from the same stream, and `copyTo` receives a copy of the blob bytes on the way (import).
+ * `digest` may be left out when the source names none (docker save): it is then only computed.
+ */
+export interface LayerPass {
+  file: string;
+  digest?: string;
+  size?: number;
+  diffID: string;
+  /** An existing empty directory to extract into, or null to verify only. */
+  dest: string | null;
+  /** A new file that receives the blob bytes as they are read. */
+  copyTo?: string;
+}
+
+export interface PassResult {
+  digest: string;
+  size: number;
+  compression: Compression;
+  stats: UnpackStats;
+  /** The thread that did the work (0: the main thread), for tests and diagnostics. */
+  thread: number;
+}
+
+/**
  * Unpacks `src` into `dest` (an existing empty directory). Throws EIMAGE for corrupt or unsafe
  * content; the caller discards `dest` on any error.
  */
 export async function unpackLayer(src: LayerSource, dest: string, fsops: FsOps, onBytes?: (n: number) => void): Promise<UnpackStats> {
-  const what = `layer ${src.digest}`;
+  return (await passLayer({ ...src, dest }, fsops, onBytes)).stats;
+}
+
+/**
+ * Reads a layer once (see LayerPass) and checks both digests. Throws EIMAGE for corrupt or unsafe
+ * content; the caller discards `dest` and `copyTo` on any error, and uses them only after this
+ * returns, so a layer whose digests do not match is never adopted.
+ */
+export async function passLayer(job: LayerPass, fsops: FsOps | null, onBytes?: (n: number) => void): Promise<PassResult> {
+  const what = `layer ${job.digest ?? `"${job.file}"`}`;
   const compressedHash = new HashingStream();
   const diffHash = new HashingStream();
-  const applier = new Applier(dest, fsops);
+  const compression = fileCompression(job.file);
+  const input = fs.createReadStream(job.file, { highWaterMark: 1 << 20 });
+  if (onBytes) input.on('data', (chunk: Buffer | string) => onBytes(chunk.length));
+  const stages: NodeJS.ReadWriteStream[] = [compressedHash];
+  let copyFd: number | null = null;
+  if (job.copyTo !== undefined) {
+    try {
+      copyFd = fs.openSync(job.copyTo, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+    } catch (err) {
+      throw sysError('open', job.copyTo, err);
+    }
+    stages.push(new CopyToFile(copyFd, job.copyTo));
+  }
+  stages.push(decompressor(compression, what), diffHash);
+  let applier: Applier | null = null;
+  try {
+    if (job.dest === null) {
+      await pipeline([input, ...stages, new Writable({ write: (_c, _e, cb) => cb() })]);
+    } else {
+      if (!fsops) throw new TrunError('ESYS', `${what}: extraction needs the fsops helper`);
+      applier = new Applier(job.dest, fsops);
+      await extractInto(applier, [input, ...stages]);
+    }
+  } catch (err) {
+    if (err instanceof TrunError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'Z_DATA_ERROR' || e.code === 'Z_BUF_ERROR' || /unexpected end|Invalid tar|Invalid header|Unexpected end/i.test(e.message)) {
+      throw new TrunError('EIMAGE', `${what}: corrupt or truncated layer (${e.message})`, { cause: err });
+    }
+    if (e.syscall && e.path) throw sysError(e.syscall, e.path, err);
+    throw new TrunError('EIMAGE', `${what}: ${e.message}`, { cause: err });
+  } finally {
+    if (copyFd !== null) fs.closeSync(copyFd);
+  }
+  const digest = compressedHash.digest();
+  if (job.digest !== undefined) checkDigest(what, job.digest, digest, job.size, job.size === undefined ? undefined : compressedHash.bytes);
+  checkDigest(`${what} (uncompressed)`, job.diffID, diffHash.digest());
+  await applier?.finish();
+  return { digest, size: compressedHash.bytes, compression, stats: applier?.stats ?? { entries: 0, whiteouts: 0, opaques: 0 }, thread: threadId };
+}
+
+async function extractInto(applier: Applier, stages: Stream[]): Promise<void> {
   const extract = tar.extract();
   useBinaryPax(extract);
-
-  const input = fs.createReadStream(src.file);
-  if (onBytes) input.on('data', (chunk: Buffer | string) => onBytes(chunk.length));
-  const feeding = pipeline(input, compressedHash, decompressor(fileCompression(src.file), what), diffHash, extract);
+  const feeding = pipeline([...stages, extract]);
   feeding.catch(() => undefined); // reported below, after the entry loop stops
   try {
     for await (const entry of extract) {
@@ -55,18 +128,28 @@ export async function unpackLayer(src: LayerSource, dest: string, fsops: FsOps, 
   } catch (err) {
     extract.destroy();
     await feeding.catch(() => undefined);
-    if (err instanceof TrunError) throw err;
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'Z_DATA_ERROR' || e.code === 'Z_BUF_ERROR' || /unexpected end|Invalid tar|Invalid header|Unexpected end/i.test(e.message)) {
-      throw new TrunError('EIMAGE', `${what}: corrupt or truncated layer (${e.message})`, { cause: err });
-    }
-    if (e.syscall && e.path) throw sysError(e.syscall, e.path, err);
-    throw new TrunError('EIMAGE', `${what}: ${e.message}`, { cause: err });
+    throw err;
   }
-  checkDigest(what, src.digest, compressedHash.digest(), src.size, src.size === undefined ? undefined : compressedHash.bytes);
-  checkDigest(`${what} (uncompressed)`, src.diffID, diffHash.digest());
-  await applier.finish();
-  return applier.stats;
+}
+
+type Stream = NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream;
+
+/** Passes bytes on once they are written to `fd`, so the copy keeps pace with the reader. */
+class CopyToFile extends Transform {
+  constructor(private readonly fd: number, private readonly file: string) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    const write = (off: number): void => {
+      fs.write(this.fd, chunk, off, chunk.length - off, null, (err, n) => {
+        if (err) return cb(sysError('write', this.file, err));
+        if (off + n < chunk.length) return write(off + n);
+        cb(null, chunk);
+      });
+    };
+    write(0);
+  }
 }
 
 class Applier {
@@ -134,7 +217,17 @@ class Applier {
       case 'contiguous-file': {
         // O_EXCL: never opens through a symlink planted at this path.
         const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-        await pipeline(body, fs.createWriteStream('', { fd }) as Writable);
+        try {
+          // Plain writes into the page cache: a round trip to the thread pool per chunk cost more.
+          for await (const chunk of body) {
+            for (let off = 0; off < chunk.length;) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+          }
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).syscall) throw sysError('write', target, err);
+          throw err;
+        } finally {
+          fs.closeSync(fd);
+        }
         break;
       }
       case 'link': {

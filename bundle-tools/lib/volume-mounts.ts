@@ -139,7 +139,7 @@ function destinationOf(r: MountRequest): string {
 }
 
 /** Destinations of trun's default mounts (rootful and rootless): never volumes of another bundle. */
-const DEFAULT_DESTINATIONS = new Set([false, true].flatMap((rootless) => (defaultSpec({ rootless }).mounts ?? []).map((m) => m.destination)));
+export const DEFAULT_DESTINATIONS = new Set([false, true].flatMap((rootless) => (defaultSpec({ rootless }).mounts ?? []).map((m) => m.destination)));
 
 /**
  * The volume and bind mounts of another bundle's config.json (not its default mounts, nor
