@@ -176,10 +176,22 @@ export function snapshot(): HostSnapshot {
   return { mounts, pids, cgroups: cgroupDirs() };
 }
 
-/** Processes that appeared since `before` and are still alive (not zombies). */
+/** The warm server of this test run (TRUN_TEST_CLI=frontend), which outlives the commands by design. */
+function warmServerPid(): number | undefined {
+  const dir = process.env.TRUN_SERVER_DIR;
+  if (!dir) return undefined;
+  try {
+    return Number(fs.readFileSync(path.join(dir, 'server.pid'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Processes that appeared since `before` and are still alive (not zombies), the warm server aside. */
 export function newProcesses(before: HostSnapshot): number[] {
   const now = snapshot();
-  return [...now.pids].filter((p) => !before.pids.has(p)).filter((p) => {
+  const server = warmServerPid();
+  return [...now.pids].filter((p) => !before.pids.has(p) && p !== server).filter((p) => {
     try {
       const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
       const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
