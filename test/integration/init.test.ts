@@ -50,6 +50,8 @@ interface Result {
 type SyncAnswer = 'go' | 'abort' | 'eof' | 'none';
 
 interface RunOptions {
+  /** The trun-init binary to spawn (dist/trun-init by default). */
+  init?: string;
   /** Called for every SYNC frame; answers GO unless it says otherwise. */
   onSync?: (name: string, init: ChildProcess, frames: Message[]) => SyncAnswer | Promise<SyncAnswer>;
   /** Called for every frame as it arrives (after it is recorded). */
@@ -91,8 +93,8 @@ function runInit(steps: Array<Op | Op[]>, opts: RunOptions = {}): Promise<Result
     for (let i = 0; i < (opts.extraFds ?? 0); i++) stdio.push('pipe');
     const ids = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid };
     const init = opts.ignoreSignals
-      ? spawn(BUSYBOX, ['sh', '-c', `trap "" ${opts.ignoreSignals.join(' ')}; exec "$0" 3`, INIT], { stdio, ...ids })
-      : spawn(INIT, ['3'], { stdio, ...ids });
+      ? spawn(BUSYBOX, ['sh', '-c', `trap "" ${opts.ignoreSignals.join(' ')}; exec "$0" 3`, opts.init ?? INIT], { stdio, ...ids })
+      : spawn(opts.init ?? INIT, ['3'], { stdio, ...ids });
     const sock = init.stdio[3] as Socket;
     const reader = new FrameReader();
     const frames: Message[] = [];
@@ -726,7 +728,14 @@ test('the init runs from a sealed memfd copy and is not dumpable', async () => {
   let exe = '';
   let seals = '';
   let owner = -1;
+  // A copy uid 1000 can reach: the clone may live where it cannot (root's home is 0700).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trun-init-copy-'));
+  fs.chmodSync(dir, 0o755);
+  const init = path.join(dir, 'trun-init');
+  fs.copyFileSync(INIT, init);
+  fs.chmodSync(init, 0o755);
   const r = await runInit([{ op: OpCode.SYNC, name: 'probe' }], {
+    init,
     uid,
     onSync: (_name, init) => {
       exe = fs.readlinkSync(`/proc/${init.pid}/exe`);
@@ -742,6 +751,7 @@ test('the init runs from a sealed memfd copy and is not dumpable', async () => {
   control.stdin!.end();
   await new Promise((res) => control.on('close', res));
 
+  fs.rmSync(dir, { recursive: true, force: true });
   assert.is(r.code, 0, r.stderr);
   assert.is(exe, '/memfd:trun-init (deleted)');
   const F_SEAL_SEAL = 1, F_SEAL_SHRINK = 2, F_SEAL_GROW = 4, F_SEAL_WRITE = 8;
