@@ -12,7 +12,7 @@ import { TrunError, sysError } from '../errors';
 import { runHooks, runHooksLogged } from '../hooks';
 import { detachHostRootfs, recordHostRootfs, type HostRootfs } from '../host-rootfs';
 import { launchInit, type LaunchResult } from '../init/launch';
-import { cgroupManager, deviceFilterOps, cgroupMountSources, type CgroupManager } from '../linux/cgroups';
+import { cgroupManager, deviceFilterOps, cgroupMountSources, refuseFrozen, type CgroupManager } from '../linux/cgroups';
 import { DEFAULT_DEVICE_RULES } from '../linux/devices';
 import { readProcStat, waitGone } from '../linux/proc';
 import { SECCOMP_NOTIFY_SYNC, containerProcessState, listenerError } from '../linux/seccomp';
@@ -109,6 +109,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions, foregro
     const resources = spec.linux?.resources ?? {};
     const manager = cgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.global.systemdCgroup });
     manager.check(resources);
+    // Before undoCgroup is set: a frozen cgroup is someone else's and stays as it is.
+    refuseFrozen(manager, id);
     // As runc 1.1: a cgroup that already holds processes is shared, with a warning. A failed
     // create leaves such a cgroup to its other processes; `delete` kills them, as runc's does.
     const present = manager.pids().length;

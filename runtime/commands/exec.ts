@@ -10,7 +10,7 @@ import { TrunError } from '../errors';
 import { EXEC_CGROUP_SYNC, compileExecPlan, execNeedsCgroupSync, execRelaysTerminal } from '../exec-plan';
 import { childExitCode, launchInit } from '../init/launch';
 import { CAPABILITIES } from '../linux/capabilities';
-import { execCgroupPaths, loadCgroupManager } from '../linux/cgroups';
+import { execCgroupPaths, loadCgroupManager, refuseFrozen } from '../linux/cgroups';
 import { probeMemoryNodes } from '../linux/memory-policy';
 import { SECCOMP_NOTIFY_SYNC, containerProcessState, listenerError } from '../linux/seccomp';
 import { probeHostSecurity } from '../linux/security';
@@ -115,6 +115,10 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
   if (!base) throw new TrunError('EINVAL', 'the container has no process to start from: use --process', { id });
   const proc = execProcessSpec(base, opts);
   const cgroup = opts.cgroups?.length ? loadCgroupManager(execCgroupPaths(st.cgroupPaths, opts.cgroups, id), id) : cgroupOf(st);
+  // Frozen by someone other than `trun pause` (the other hierarchy's freezer, an ancestor, a
+  // --cgroup sub-cgroup): the new process would stop before reporting its pid. A container trun
+  // paused is "paused" above, and --ignore-paused asks to join it frozen, as runc's does.
+  if (status !== 'paused') refuseFrozen(cgroup, id);
   const consoleSocket = opts.consoleSocket ? path.resolve(ctx.cwd, opts.consoleSocket) : undefined;
   const ops = compileExecPlan({
     id,

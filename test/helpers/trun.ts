@@ -49,6 +49,8 @@ export interface RunOpts {
   cwd?: string;
   /** The command that is trun, instead of TRUN_ARGV. */
   cli?: readonly string[];
+  /** Kill trun (SIGKILL) after this long: a test of a command that must not hang sets its bound. */
+  timeoutMs?: number;
 }
 
 let counter = 0;
@@ -97,7 +99,8 @@ export class TestEnv {
         ...(opts.input !== undefined ? { input: opts.input } : {}),
         env: { ...process.env, ...(opts.env ?? {}) },
         cwd: opts.cwd ?? this.dir,
-        timeout: 60_000,
+        timeout: opts.timeoutMs ?? 60_000,
+        ...(opts.timeoutMs !== undefined ? { killSignal: 'SIGKILL' as const } : {}),
       });
       return {
         code: r.status ?? (r.signal ? 128 + (os.constants.signals[r.signal] ?? 0) : -1),

@@ -35,6 +35,13 @@ export interface CgroupManager {
   freeze(): void;
   thaw(): void;
   frozen(): boolean;
+  /**
+   * The directory whose freezer holds the cgroup frozen (FROZEN or FREEZING on v1, frozen on v2;
+   * its own or an ancestor's, through the nearest existing directory), on any hierarchy; undefined
+   * when nothing is frozen. A process moved into such a cgroup stops at once, so create and exec
+   * ask this first instead of waiting forever on their init.
+   */
+  frozenAt(): { dir: string; file: string; state: string } | undefined;
   stats(): CgroupStats;
   /** Signals every process; freezes around the signalling so a fork cannot slip through. */
   killAll(signal: number): void;
@@ -242,6 +249,27 @@ class Manager implements CgroupManager {
     return f.version === 1 ? freezerState(f.dir) === 'FROZEN' : frozenV2(f.dir);
   }
 
+  frozenAt(): { dir: string; file: string; state: string } | undefined {
+    const v1 = this.v1Dir('freezer');
+    if (v1 !== undefined) {
+      const dir = nearestExisting(v1);
+      const file = path.join(dir, 'freezer.state');
+      const state = readOptional(file)?.trim();
+      if (state !== undefined && state !== 'THAWED') return { dir, file, state };
+    }
+    const unified = this.paths[UNIFIED];
+    if (unified !== undefined) {
+      const dir = nearestExisting(unified);
+      // cgroup.events says it for ancestors too; cgroup.freeze only for the cgroup itself.
+      const file = path.join(dir, 'cgroup.events');
+      const events = readOptional(file);
+      if (events !== undefined && parseFlatKeyed(events)['frozen'] === 1) return { dir, file, state: 'frozen 1' };
+      const own = path.join(dir, 'cgroup.freeze');
+      if (readOptional(own)?.trim() === '1') return { dir, file: own, state: '1' };
+    }
+    return undefined;
+  }
+
   stats(): CgroupStats {
     const unified = this.paths[UNIFIED];
     return collectStats((controller): StatSource | undefined => {
@@ -298,6 +326,13 @@ function mkdirp(dir: string): void {
   }
 }
 
+/** The directory itself or its nearest ancestor that exists (a cgroup not made yet inherits its state). */
+function nearestExisting(dir: string): string {
+  let d = dir;
+  while (!fs.existsSync(d) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
+}
+
 /** The directory and all its sub-cgroups, parents before children; [] when it does not exist. */
 function walk(dir: string): string[] {
   let entries: fs.Dirent[];
@@ -330,6 +365,16 @@ function rmdirRetrying(dir: string, deadline: number): void {
     }
     sleepSync(delay);
   }
+}
+
+/**
+ * Refuses a cgroup someone froze: its processes would stop before reporting back, and the caller
+ * would wait on them forever. runc 1.1's wording, with the directory and the file that says so.
+ */
+export function refuseFrozen(m: CgroupManager, id: string): void {
+  const f = m.frozenAt();
+  if (f === undefined) return;
+  throw new TrunError('EBADSTATE', `container's cgroup unexpectedly frozen: "${f.dir}" (${path.basename(f.file)}: ${f.state})`, { id, path: f.dir });
 }
 
 /** The manager for a new (or re-attached) container cgroup, from linux.cgroupsPath. */
