@@ -69,6 +69,17 @@ export function containerHookPlan(id: string, hook: Hook, pid: number, namespace
   return ops;
 }
 
+/**
+ * How long, once a hook has exited, its stderr may stay open: a daemon the hook started holds the
+ * pipe, and waiting for its EOF would wait for the daemon. What the hook wrote is in the pipe.
+ */
+const STDERR_GRACE_MS = 500;
+
+/**
+ * Wait: a hook with `timeout` is bounded by it (killed, then an error); one without waits for the
+ * hook to exit, as runc 1.1's does, interruptible by the caller's signal. Its stderr is bounded
+ * by STDERR_GRACE_MS after that exit.
+ */
 async function runOne(kind: HookKind, index: number, hook: Hook, stateJson: string, id: string, place: HookPlace): Promise<void> {
   const timeoutMs = hook.timeout !== undefined ? hook.timeout * 1000 : 0;
   let stderr = '';
@@ -80,6 +91,7 @@ async function runOne(kind: HookKind, index: number, hook: Hook, stateJson: stri
     child.stderr?.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString(); });
     // The init may be reaped before its stderr is drained: an error message waits for the rest.
     if (child.stderr) stderrRead = new Promise((resolve) => child.stderr!.once('close', () => resolve()));
+    child.once('exit', () => setTimeout(() => child.stderr?.destroy(), STDERR_GRACE_MS).unref());
     child.stdin?.on('error', () => { /* a hook need not read its stdin */ });
     child.stdin?.end(stateJson);
     if (timeoutMs > 0) {

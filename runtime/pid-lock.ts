@@ -43,7 +43,10 @@ export interface PidLockOptions {
   missing?: () => TrunError;
 }
 
-/** Takes the lock, waiting while a live holder has it; returns the release function. */
+/**
+ * Takes the lock, waiting while a live holder has it; returns the release function.
+ * Wait: bounded by timeoutMs (60 s by default, then opts.busy), polling with a growing delay.
+ */
 export async function acquirePidLock(file: string, opts: PidLockOptions): Promise<() => void> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   const mine = `${process.pid} ${uniqueSuffix()} ${selfStartTime()}`;

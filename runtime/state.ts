@@ -170,6 +170,8 @@ export class StateStore {
    * that died is taken over. Returns the release function. The lock holds "<pid> <holder>": the
    * pid tells a dead holder (a trun, or a warm server with all its commands, that died), the
    * holder part tells apart two commands of one server, so one never releases the other's lock.
+   * Wait: bounded by timeoutMs (then "container is locked by pid N"), and ended early by the
+   * holder's death; a live holder stuck forever is the caller's to signal, ours ends at the bound.
    */
   async lock(id: string, timeoutMs = 60_000): Promise<() => void> {
     const file = path.join(this.dir(id), LOCK_FILE);

@@ -1,11 +1,12 @@
 // `trun start`: run the startContainer hooks inside the container, then release the init
 // blocked on the exec fifo so it execs the user's process; poststart hooks follow.
 import * as fs from 'node:fs';
-import { ociState, statusOf } from '../container';
+import { cgroupOf, ociState, statusOf } from '../container';
 import type { Context } from '../context';
 import { storeOf } from '../context';
 import { TrunError, sysError } from '../errors';
 import { runHooks, runHooksLogged } from '../hooks';
+import { refuseFrozen } from '../linux/cgroups';
 import type { NamespaceType } from '../linux/namespaces';
 import { isAlive } from '../linux/proc';
 import { probeHostSecurity } from '../linux/security';
@@ -14,6 +15,9 @@ import type { StoredState } from '../state';
 /**
  * Opens the fifo for reading, which unblocks the init's open for writing, and reads the byte it
  * writes. Should the init die first, our own blocked open is released by opening the write end.
+ * Wait: bounded by the init's life (the 20 ms watch below). A live init that never writes is one
+ * frozen by someone else: refused before this (startContainer); frozen after that check, the read
+ * waits for the thaw, interruptible by the caller's signal (nothing here catches SIGINT/SIGTERM).
  */
 async function releaseFifo(fifo: string, st: StoredState): Promise<void> {
   const watch = setInterval(() => {
@@ -50,6 +54,9 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
     if (status === 'stopped') throw new TrunError('EBADSTATE', 'cannot start a container that has stopped', { id });
     if (status === 'paused') throw new TrunError('EBADSTATE', 'cannot start a container in the paused state', { id });
     if (status !== 'created') throw new TrunError('EBADSTATE', `cannot start an already ${status} container`, { id });
+    // "created" reads trun's own freezer (v1 on a hybrid host): a freeze on the other hierarchy
+    // or on an ancestor would leave the init unable to take the fifo's byte, and start waiting.
+    refuseFrozen(cgroupOf(st), id);
     const hooks = st.config.hooks ?? {};
     const namespaces = (st.config.linux?.namespaces ?? []).map((n) => n.type as NamespaceType);
     // As in runc 1.1, where the container's init runs them after all of its setup: under the

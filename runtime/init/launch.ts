@@ -109,7 +109,14 @@ function opNames(ops: readonly Op[]): string {
   return runs.map(([name, n]) => (n > 1 ? `${name}*${n}` : name)).join(' ');
 }
 
-/** Sends the plan and answers the init's messages until it is done (or, with finalSync, released). */
+/**
+ * Sends the plan and answers the init's messages until it is done (or, with finalSync, released).
+ * Wait: bounded by the init's life (its exit and the sync socket's EOF settle the promise), not by
+ * time: a stage that legitimately takes long (a slow mount, a big rootfs copy) must not be cut off.
+ * A live init that stops talking is refused up front where trun can know it (a frozen cgroup:
+ * refuseFrozen); otherwise the caller's signal ends trun, and the init, at EOF on its sync socket,
+ * exits.
+ */
 function drive(opts: LaunchOptions, spawned: SpawnedInit, resolve: (r: LaunchResult) => void, reject: (e: Error) => void): void {
   const { child, sync: sock, process: proc } = spawned;
   const reader = new FrameReader();

@@ -104,6 +104,43 @@ test('exec refuses a container whose cgroup someone else froze; trun pause keeps
   env.ok(['delete', '--force', id]);
 });
 
+test('start refuses a created container someone froze on the other hierarchy, and starts once thawed', () => {
+  if (!fs.existsSync(path.join(UNIFIED, 'cgroup.controllers'))) return;
+  const id = env.id();
+  const cg = `trun-hang-${id}`;
+  env.ok(['create', '-b', env.bundle((s) => { s.linux!.cgroupsPath = `/${cg}`; }, ['sleep', '1000']), id]);
+  const dir = path.join(UNIFIED, cg);
+  made.push({ dir, thaw: () => fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0') });
+  fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '1');
+  const r = bounded(['start', id]);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /container's cgroup unexpectedly frozen: "[^"]*trun-hang-/);
+  fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0');
+  assert.is(env.state(id).status, 'created');
+  assert.is(bounded(['start', id]).code, 0);
+  assert.is(env.state(id).status, 'running');
+  env.ok(['delete', '--force', id]);
+});
+
+test('a hook that exits leaving a daemon on its stderr does not hold create', () => {
+  const id = env.id();
+  const daemonPid = path.join(env.dir, `daemon-${id}`);
+  // The daemon outlives the bound: before the fix, create waited for its stderr to close.
+  const hook = { path: '/bin/sh', args: ['sh', '-c', `sleep 60 & echo $! >> ${daemonPid}; echo hook done >&2`] };
+  const bundle = env.bundle((s) => { s.hooks = { createRuntime: [hook], poststart: [hook] }; }, ['sleep', '1000']);
+  try {
+    assert.is(bounded(['create', '-b', bundle, id]).code, 0);
+    assert.is(bounded(['start', id]).code, 0);
+    assert.is(env.state(id).status, 'running');
+  } finally {
+    const pids = fs.existsSync(daemonPid) ? fs.readFileSync(daemonPid, 'utf8').split('\n').filter(Boolean).map(Number) : [];
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    env.trun(['delete', '--force', id]);
+  }
+});
+
 function newOurs(before: ReturnType<typeof snapshot>): number[] {
   const now = snapshot();
   return [...now.pids].filter((p) => !before.pids.has(p)).filter((p) => {
