@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TestEnv, assertNothingLeft, snapshot } from '../helpers/trun';
+import { TestEnv, assertNothingLeft, newProcesses, ours, snapshot } from '../helpers/trun';
 
 const env = new TestEnv('no-hang');
 const BOUND_MS = 15_000;
@@ -92,7 +92,7 @@ test('exec refuses a container whose cgroup someone else froze; trun pause keeps
   const r = bounded(['exec', id, 'true']);
   assert.is(r.code, 255, r.stderr); // runc's exit code for a failed exec
   assert.match(r.stderr, /container's cgroup unexpectedly frozen: "[^"]*trun-hang-/);
-  assert.equal(newOurs(before), [], 'no exec process left');
+  assert.equal(newProcesses(before).filter(ours), [], 'no exec process left');
   assert.equal(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number), [pid], 'nothing joined the cgroup');
   fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0');
   env.ok(['pause', id]);
@@ -140,16 +140,5 @@ test('a hook that exits leaving a daemon on its stderr does not hold create', ()
     env.trun(['delete', '--force', id]);
   }
 });
-
-function newOurs(before: ReturnType<typeof snapshot>): number[] {
-  const now = snapshot();
-  return [...now.pids].filter((p) => !before.pids.has(p)).filter((p) => {
-    try {
-      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('trun-init');
-    } catch {
-      return false;
-    }
-  });
-}
 
 test.run();
