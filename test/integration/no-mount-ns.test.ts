@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Spec } from '../../spec/types/runtime';
-import { TestEnv, expectCleanFailure, snapshot } from '../helpers/trun';
+import { TRUN, TestEnv, expectCleanFailure, snapshot } from '../helpers/trun';
 
 const env = new TestEnv('nomnt');
 
@@ -87,6 +87,33 @@ test('a create that fails after some mounts leaves none behind', () => {
   const id = env.id('fail');
   expectCleanFailure(env, id, ['create', '-b', bundle, id], /mount "none" on "\/bad": no such device/);
   assert.equal(hostMountPointsUnder(path.join(bundle, 'rootfs')), []);
+});
+
+test('a create killed during its createRuntime hook: delete --force takes its host mounts down', async () => {
+  const fifo = path.join(env.dir, `hook-fifo-${process.pid}`);
+  const marker = path.join(env.dir, `hook-ran-${process.pid}`);
+  execFileSync('mkfifo', [fifo]);
+  const bundle = noMountNsBundle(['sleep', '1000'], (s) => {
+    s.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', `echo > ${marker}; read x < ${fifo}`] }] };
+  });
+  const rootfs = path.join(bundle, 'rootfs');
+  const id = env.id('killed');
+  // The cold path's process does the work itself: killing it is killing the create.
+  const child = env.spawn(['create', '-b', bundle, id], { cli: [process.execPath, TRUN] });
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const deadline = Date.now() + 20_000;
+  while (!fs.existsSync(marker)) {
+    assert.ok(Date.now() < deadline, 'the hook did not run');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(hostMountPointsUnder(rootfs).length > 0, 'the container\'s mounts are on the host');
+  child.kill('SIGKILL');
+  await exited;
+  fs.closeSync(fs.openSync(fifo, 'w')); // the orphaned hook reads EOF and ends
+  const r = env.trun(['delete', '--force', id]);
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(hostMountPointsUnder(rootfs), [], 'no mount under the rootfs');
+  assert.not.ok(fs.existsSync(path.join(env.root, id)), 'no state dir');
 });
 
 test('root.readonly makes the container\'s bind of its rootfs read-only, not the host\'s directory', () => {
