@@ -52,7 +52,12 @@ int unix_connect(const char *path, struct init_error *err)
 		close(dirfd);
 		return init_error_set(err, ENAMETOOLONG, "connect \"%s\"", path);
 	}
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Wait: none. A blocking connect to a listener whose backlog is full (one that never
+	 * accepts) waits until it accepts, which may be never; non-blocking, it fails at once with
+	 * EAGAIN, as runc's (Go's) connect does. Blocking again afterwards: what we send later (one
+	 * byte with the pty master; the seccomp state, a few KiB) fits in the socket's buffer, so it
+	 * never waits for the peer to read. */
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (sock < 0) {
 		int e = errno;
 		close(dirfd);
@@ -62,9 +67,16 @@ int unix_connect(const char *path, struct init_error *err)
 		int e = errno;
 		close(sock);
 		close(dirfd);
+		if (e == EAGAIN)
+			return init_error_set(err, e, "connect \"%s\" (its listen backlog is full: nothing accepts)", path);
 		return init_error_set(err, e, "connect \"%s\"", path);
 	}
 	close(dirfd);
+	if (fcntl(sock, F_SETFL, 0) < 0) {
+		int e = errno;
+		close(sock);
+		return init_error_set(err, e, "fcntl \"%s\"", path);
+	}
 	return sock;
 }
 
