@@ -185,6 +185,7 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
       },
     });
     if (opts.detach) return 0;
+    // Wait: unbounded, as runc's: the process runs as long as it does; signals are forwarded.
     return await childExitCode(result.child);
   } catch (e) {
     throw cwdError(id, listenerError(id, st.config.linux?.seccomp, e));

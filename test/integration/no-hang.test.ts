@@ -145,6 +145,22 @@ test('a hook that exits leaving a daemon on its stderr does not hold create', ()
   }
 });
 
+test('delete --force of a container whose ancestor cgroup someone froze ends with an error naming the pid', () => {
+  if (!fs.existsSync(FREEZER)) return;
+  const id = env.id();
+  const parent = path.join(FREEZER, `trun-hang-${id}`);
+  fs.mkdirSync(parent);
+  env.ok(['run', '-d', '-b', env.bundle((s) => { s.linux!.cgroupsPath = `/trun-hang-${id}/c`; }, ['sleep', '1000']), id]);
+  const pid = env.state(id).pid;
+  freezeV1(parent); // SIGKILL waits for a thaw of the ancestor, which trun does not own
+  const r = bounded(['delete', '--force', id]);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`container init ${pid} did not exit within 10 s of SIGKILL \\(state [A-Z]`));
+  assert.ok(fs.existsSync(path.join(env.root, id)), 'the state stays for a later delete');
+  fs.writeFileSync(path.join(parent, 'freezer.state'), 'THAWED');
+  assert.is(bounded(['delete', '--force', id]).code, 0);
+});
+
 /**
  * A unix socket peer that misbehaves (build/seccomp-listener's modes): "silent" accepts and then
  * neither reads nor closes; "noaccept" has its listen backlog full and never accepts.
