@@ -92,7 +92,7 @@ int op_open_console_socket(struct init_state *st, const struct plan_op *op, stru
 	return 0;
 }
 
-ssize_t send_with_fd(int sock, const void *data, size_t len, int fd)
+ssize_t send_with_fd(int sock, const void *data, size_t len, int fd, int flags)
 {
 	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
 	union {
@@ -114,7 +114,7 @@ ssize_t send_with_fd(int sock, const void *data, size_t len, int fd)
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
 	while (n < 0 && errno == EINTR);
 	return n;
 }
@@ -183,7 +183,7 @@ int op_console(struct init_state *st, const struct plan_op *op, struct init_erro
 			return init_error_set(err, e, "set window size");
 		}
 	}
-	if (send_with_fd(st->console_fd, "", 1, master) != 1) {
+	if (send_with_fd(st->console_fd, "", 1, master, 0) != 1) {
 		e = errno;
 		close(master);
 		close(slave);

@@ -156,6 +156,7 @@ function drive(opts: LaunchOptions, spawned: SpawnedInit, resolve: (r: LaunchRes
     try {
       const payload = opts.onSync ? await opts.onSync(name, pid) : undefined;
       sock.write(frame(MsgType.GO, payload ?? ''));
+      opts.debug?.(`trun-init ${child.pid ?? '?'}: answered GO to "${name}" (${(payload ?? '').length} bytes)`);
       if (opts.finalSync === name) {
         finished = true;
         sock.destroy();

@@ -201,6 +201,35 @@ test('a console socket or seccomp listener that never accepts fails create at on
   }
 });
 
+test('a seccomp listener that never reads a state bigger than the socket buffer: killing create ends the init too', async () => {
+  const sock = path.join(env.dir, 'seccomp-big-silent.sock');
+  await badPeer(sock, 'silent');
+  const id = env.id();
+  const bundle = env.bundle((s) => {
+    s.process!.noNewPrivileges = true;
+    s.annotations = { big: 'x'.repeat(400 << 10) }; // in the state the listener gets: more than a socket buffer (208 KiB)
+    s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: sock, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+  }, ['sleep', '1000']);
+  const before = snapshot();
+  const t = env.spawn(['--debug', 'create', '-b', bundle, id]);
+  let stderr = '';
+  // Past the "seccomp" sync point the init hands the state over; the caller then gives up.
+  await new Promise<void>((resolve, reject) => {
+    t.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/answered GO to [^ ]*seccomp/.test(stderr)) resolve();
+    });
+    t.once('exit', () => reject(new Error(`create exited early: ${stderr.slice(0, 2000)}`)));
+  });
+  t.kill('SIGTERM');
+  await new Promise((resolve) => t.once('exit', resolve));
+  // The init sees its caller gone (EOF on the sync socket) instead of waiting on the listener.
+  const deadline = Date.now() + BOUND_MS;
+  while (newProcesses(before).filter(ours).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(newProcesses(before).filter(ours), [], 'no init left');
+  env.trun(['delete', '--force', id]);
+});
+
 test('the front end runs cold when its server takes the request and never answers, or never accepts', async () => {
   for (const mode of ['silent', 'noaccept'] as const) {
     const dir = path.join(env.dir, `srv-${mode}`);
