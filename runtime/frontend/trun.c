@@ -375,6 +375,9 @@ static int connect_server(void)
 	lock = high(open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
 	if (lock < 0)
 		return -1;
+	/* Wait: bounded by the holder's, a front end starting a server, which gives up after
+	 * START_TIMEOUT_MS; a holder that dies drops the lock with its fd. Signals are not blocked
+	 * yet, so the caller's SIGTERM ends this wait too. */
 	while (flock(lock, LOCK_EX) < 0 && errno == EINTR)
 		;
 	snprintf(path, sizeof(path), "%s/sock", dir);
@@ -636,6 +639,9 @@ static int handle(uint32_t type, const char *p, uint32_t len)
 	}
 }
 
+/* Wait: as long as the command runs, as the cold path would. The caller's signals are relayed
+ * to the server (the command's own handling, or S_DIE), and a server that dies or closes ends us
+ * ("lost the connection"). */
 static void serve(void)
 {
 	sigset_t set;
