@@ -194,18 +194,12 @@ int main(int argc, char **argv)
 	}
 	printf("ready\n");
 	fflush(stdout);
-	if (noaccept || silent) {
-		struct conn held[MAX_FDS];
-		int nheld = 0;
-		for (;;) {
-			if (noaccept || nheld == MAX_FDS) {
-				pause();
-				continue;
-			}
-			held[nheld].sock = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
-			if (held[nheld].sock >= 0)
-				nheld++;
-		}
+	/* Accepted connections are kept open (never read, never closed) until we are killed. */
+	for (int held = 0; noaccept || silent;) {
+		if (noaccept || held == MAX_FDS)
+			pause();
+		else if (accept4(lsock, NULL, NULL, SOCK_CLOEXEC) >= 0)
+			held++;
 	}
 
 	for (;;) {
