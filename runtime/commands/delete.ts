@@ -8,7 +8,7 @@ import { TrunError } from '../errors';
 import { runHooksLogged } from '../hooks';
 import { loadCgroupManager } from '../linux/cgroups';
 import { detachHostRootfs } from '../host-rootfs';
-import { waitGone } from '../linux/proc';
+import { readProcStat, waitGone } from '../linux/proc';
 import type { StateStore, StoredState } from '../state';
 
 export interface DeleteOptions {
@@ -67,8 +67,12 @@ async function deleteLoaded(ctx: Context, store: StateStore, st: StoredState, fo
     if (status === 'paused') cgroup.thaw();
   }
   cgroup.killAll(9);
+  // Wait: bounded (10 s). SIGKILL takes effect only once the process leaves an uninterruptible
+  // sleep (state D: a hung NFS or FUSE call) or a freezer someone else holds (a frozen ancestor
+  // cgroup); either may be never. The state stays, so a later delete can finish the job.
   if (!(await waitGone(st.pid, st.pidStartTime, 10_000))) {
-    throw new TrunError('ESYS', `container init ${st.pid} did not exit after SIGKILL`, { id });
+    const state = readProcStat(st.pid)?.state ?? '?';
+    throw new TrunError('ESYS', `container init ${st.pid} did not exit within 10 s of SIGKILL (state ${state}: in uninterruptible sleep, or frozen)`, { id });
   }
   // Without a mount namespace the container's mounts are the host's: they go with it.
   if (st.hostRootfs) await detachHostRootfs(st.hostRootfs, id);

@@ -143,8 +143,14 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
     if (relay && sig === 'SIGWINCH') return;
     try { process.kill(pid, sig); } catch { /* exited */ }
   };
+  // Wait (the launch): until the process exists, a signal is queued for it; but SIGTERM and
+  // SIGINT are the caller giving up, and a launch that hangs (an init stuck in a syscall) would
+  // then end only with SIGKILL, leaving the init. So they abort the launch instead: the init is
+  // killed, nothing was started, and exec fails naming the signal.
+  const aborter = new AbortController();
   const unsubscribe = opts.detach ? undefined : opts.forwardSignals?.((sig) => {
     if (pid) deliver(sig);
+    else if (sig === 'SIGTERM' || sig === 'SIGINT') aborter.abort(new TrunError('EINIT', `exec interrupted by ${sig} before its process started`, { id }));
     else pending.push(sig);
   });
   try {
@@ -159,6 +165,7 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
       preserveFds: opts.preserveFds,
       id,
       debug: ctx.debug,
+      abort: aborter.signal,
       beforePlan: (p) => {
         initPid = p;
         if (!lateCgroup) cgroup.addProcess(p);
@@ -178,6 +185,7 @@ export async function execProcess(ctx: Context, opts: ExecOptions): Promise<numb
       },
     });
     if (opts.detach) return 0;
+    // Wait: unbounded, as runc's: the process runs as long as it does; signals are forwarded.
     return await childExitCode(result.child);
   } catch (e) {
     throw cwdError(id, listenerError(id, st.config.linux?.seccomp, e));

@@ -43,6 +43,8 @@ export async function runContainer(ctx: Context, opts: RunOptions): Promise<numb
     if (opts.detach) return 0;
     for (const sig of pending) deliver(sig);
     pending = [];
+    // Wait: unbounded, as runc's: the container runs as long as it does. The caller's signals
+    // are forwarded to it; SIGKILL (or one the container does not catch) ends trun.
     return await childExitCode(created.child);
   } finally {
     unsubscribe?.();

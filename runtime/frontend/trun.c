@@ -30,6 +30,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -49,6 +50,9 @@ enum {
 #define MAX_INITS 32
 /* How long to wait for a server we started to listen before running cold. */
 #define START_TIMEOUT_MS 10000
+/* How long a server that has our request may take to ACCEPT or DECLINE it before we run cold.
+ * It decides at once (no command has run yet), so only a stuck server takes this long. */
+#define ANSWER_TIMEOUT_MS 5000
 
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 
@@ -278,10 +282,13 @@ static int try_connect(const char *path)
 		return -1;
 	}
 	strcpy(sa.sun_path, path);
-	fd = high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	/* Wait: none. Non-blocking, a server whose listen backlog is full (one that no longer
+	 * accepts) fails the connect with EAGAIN at once, and we run cold, instead of waiting in
+	 * connect until it accepts. */
+	fd = high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || fcntl(fd, F_SETFL, 0) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -368,6 +375,9 @@ static int connect_server(void)
 	lock = high(open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
 	if (lock < 0)
 		return -1;
+	/* Wait: bounded by the holder's, a front end starting a server, which gives up after
+	 * START_TIMEOUT_MS; a holder that dies drops the lock with its fd. Signals are not blocked
+	 * yet, so the caller's SIGTERM ends this wait too. */
 	while (flock(lock, LOCK_EX) < 0 && errno == EINTR)
 		;
 	snprintf(path, sizeof(path), "%s/sock", dir);
@@ -629,6 +639,9 @@ static int handle(uint32_t type, const char *p, uint32_t len)
 	}
 }
 
+/* Wait: as long as the command runs, as the cold path would. The caller's signals are relayed
+ * to the server (the command's own handling, or S_DIE), and a server that dies or closes ends us
+ * ("lost the connection"). */
 static void serve(void)
 {
 	sigset_t set;
@@ -755,9 +768,31 @@ int main(int argc, char **argv)
 	changed_signals = 1;
 	if (send_request(argc, argv) < 0)
 		cold(argv);
-	while (!next_frame(&type, &payload, &len)) {
-		if (read_server() <= 0)
-			cold(argv);
+	/* Wait: bounded by ANSWER_TIMEOUT_MS, then the cold path. The caller's signals are held in
+	 * the signalfd meanwhile, so a server that took the request and never answers would
+	 * otherwise hold the command forever, deaf to SIGTERM. Running cold is safe here: the
+	 * server has not accepted, so it runs nothing for us. */
+	{
+		struct timespec start, now;
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		while (!next_frame(&type, &payload, &len)) {
+			struct pollfd p = { .fd = server_fd, .events = POLLIN };
+			long spent;
+			int r;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+			r = spent < ANSWER_TIMEOUT_MS ? poll(&p, 1, (int)(ANSWER_TIMEOUT_MS - spent)) : 0;
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0) {
+				fprintf(stderr, "trun: the trun server did not answer within %d ms: running without it\n",
+					ANSWER_TIMEOUT_MS);
+				cold(argv);
+			}
+			if (r < 0 || read_server() <= 0)
+				cold(argv);
+		}
 	}
 	if (type != S_ACCEPT)
 		cold(argv);

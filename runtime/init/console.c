@@ -52,7 +52,12 @@ int unix_connect(const char *path, struct init_error *err)
 		close(dirfd);
 		return init_error_set(err, ENAMETOOLONG, "connect \"%s\"", path);
 	}
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Wait: none. A blocking connect to a listener whose backlog is full (one that never
+	 * accepts) waits until it accepts, which may be never; non-blocking, it fails at once with
+	 * EAGAIN, as runc's (Go's) connect does. Blocking again afterwards: what we send later (one
+	 * byte with the pty master; the seccomp state, a few KiB) fits in the socket's buffer, so it
+	 * never waits for the peer to read. */
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (sock < 0) {
 		int e = errno;
 		close(dirfd);
@@ -62,9 +67,16 @@ int unix_connect(const char *path, struct init_error *err)
 		int e = errno;
 		close(sock);
 		close(dirfd);
+		if (e == EAGAIN)
+			return init_error_set(err, e, "connect \"%s\" (its listen backlog is full: nothing accepts)", path);
 		return init_error_set(err, e, "connect \"%s\"", path);
 	}
 	close(dirfd);
+	if (fcntl(sock, F_SETFL, 0) < 0) {
+		int e = errno;
+		close(sock);
+		return init_error_set(err, e, "fcntl \"%s\"", path);
+	}
 	return sock;
 }
 
@@ -80,7 +92,7 @@ int op_open_console_socket(struct init_state *st, const struct plan_op *op, stru
 	return 0;
 }
 
-ssize_t send_with_fd(int sock, const void *data, size_t len, int fd)
+ssize_t send_with_fd(int sock, const void *data, size_t len, int fd, int flags)
 {
 	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
 	union {
@@ -102,7 +114,7 @@ ssize_t send_with_fd(int sock, const void *data, size_t len, int fd)
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
 	while (n < 0 && errno == EINTR);
 	return n;
 }
@@ -171,7 +183,7 @@ int op_console(struct init_state *st, const struct plan_op *op, struct init_erro
 			return init_error_set(err, e, "set window size");
 		}
 	}
-	if (send_with_fd(st->console_fd, "", 1, master) != 1) {
+	if (send_with_fd(st->console_fd, "", 1, master, 0) != 1) {
 		e = errno;
 		close(master);
 		close(slave);

@@ -118,7 +118,7 @@ int op_console(struct init_state *, const struct plan_op *, struct init_error *)
 int unix_connect(const char *path, struct init_error *err);
 /* One sendmsg(2) of len bytes (at least 1) with fd attached as SCM_RIGHTS; returns the bytes
  * sent, or -1 with errno set. */
-ssize_t send_with_fd(int sock, const void *data, size_t len, int fd);
+ssize_t send_with_fd(int sock, const void *data, size_t len, int fd, int flags);
 
 /* relay.c */
 int op_console_relay(struct init_state *, const struct plan_op *, struct init_error *);

@@ -47,6 +47,11 @@ export interface LaunchOptions {
   spawner?: InitSpawner;
   /** Under --debug: told each message exchanged with the init (the plan, pids, sync points). */
   debug?: ((message: string) => void) | undefined;
+  /**
+   * Aborting ends the launch: the init is killed (SIGKILL) and the launch fails with the abort's
+   * reason (a TrunError). For the caller's SIGTERM/SIGINT during a launch that does not end.
+   */
+  abort?: AbortSignal;
 }
 
 export interface LaunchResult {
@@ -129,9 +134,19 @@ function drive(opts: LaunchOptions, spawned: SpawnedInit, resolve: (r: LaunchRes
   let eof = false;
   const details = opts.id ? { id: opts.id } : {};
 
+  const onAbort = () => {
+    if (finished) return;
+    const reason: unknown = opts.abort?.reason;
+    failure ??= reason instanceof TrunError ? reason : new TrunError('EINIT', 'launch aborted', details);
+    child.kill('SIGKILL');
+  };
+  opts.abort?.addEventListener('abort', onAbort, { once: true });
+  if (opts.abort?.aborted) onAbort();
+
   const settle = () => {
     if (finished || !exited || !eof) return;
     finished = true;
+    opts.abort?.removeEventListener('abort', onAbort);
     if (failure) reject(failure);
     else if (opts.finalSync) reject(new TrunError('EINIT', `trun-init exited before "${opts.finalSync}" (${exitInfo})`, details));
     else resolve(waitStatus === undefined ? { pid, child } : { pid, child, waitStatus });
@@ -141,6 +156,7 @@ function drive(opts: LaunchOptions, spawned: SpawnedInit, resolve: (r: LaunchRes
     try {
       const payload = opts.onSync ? await opts.onSync(name, pid) : undefined;
       sock.write(frame(MsgType.GO, payload ?? ''));
+      opts.debug?.(`trun-init ${child.pid ?? '?'}: answered GO to "${name}" (${(payload ?? '').length} bytes)`);
       if (opts.finalSync === name) {
         finished = true;
         sock.destroy();

@@ -21,6 +21,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,24 +409,62 @@ int op_seccomp_listener(struct init_state *st, const struct plan_op *op, struct 
 	return 0;
 }
 
+/* Waits until the listener's socket takes more, or until trun is gone.
+ * Wait: interruptible by the caller's signal, as runc's (whose runc process writes the state and
+ * waits as long as the listener does not read): a state bigger than the socket's buffer (large
+ * annotations) waits for the listener to read. trun waits on us without a bound meanwhile; when
+ * the caller's signal ends it, the sync socket's EOF (or anything arriving on it) ends this wait
+ * too, instead of leaving us blocked in sendmsg for good. */
+static int wait_for_listener(int sock, int sync_fd)
+{
+	struct pollfd p[2] = { { .fd = sock, .events = POLLOUT }, { .fd = sync_fd, .events = POLLIN } };
+
+	for (;;) {
+		int r = poll(p, 2, -1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (p[1].revents) {
+			errno = ECANCELED;
+			return -1;
+		}
+		if (p[0].revents)
+			return 0;
+	}
+}
+
 /* Sends the state with the fd attached to the first sendmsg only (the spec), the rest with
  * sendmsg too, then shutdown, so that a listener reading to the end sees it even if our close()
  * must wait for its answer. sendmsg and shutdown are the two calls trun refuses to let a profile
- * send to the listener: until they are done, the listener has no fd to answer with. */
-static int hand_over(int sock, const char *data, size_t len, int fd, const char **call)
+ * send to the listener: until they are done, the listener has no fd to answer with. The sends
+ * are MSG_DONTWAIT (not fcntl: the filter is loaded, and a profile may notify fcntl) so that a
+ * full buffer waits in wait_for_listener, which watches trun too. The first send always carries
+ * the fd (a stream socket takes what fits), so a listener that reads can answer a notified poll. */
+static int hand_over(int sock, int sync_fd, const char *data, size_t len, int fd, const char **call)
 {
-	ssize_t n = send_with_fd(sock, data, len, fd);
+	ssize_t n;
 	size_t off;
 
 	*call = "sendmsg";
+	while ((n = send_with_fd(sock, data, len, fd, MSG_DONTWAIT)) < 0 && errno == EAGAIN) {
+		if (wait_for_listener(sock, sync_fd) < 0)
+			return -1;
+	}
 	if (n < 0)
 		return -1;
 	for (off = (size_t)n; off < len; off += (size_t)n) {
 		struct iovec iov = { .iov_base = (void *)(data + off), .iov_len = len - off };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 		do
-			n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+			n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == EAGAIN) {
+			if (wait_for_listener(sock, sync_fd) < 0)
+				return -1;
+			n = 0;
+			continue;
+		}
 		if (n < 0)
 			return -1;
 	}
@@ -456,7 +495,7 @@ int op_seccomp_load_notify(struct init_state *st, const struct plan_op *op, stru
 
 	nfd = r = load_filter(st, 1, &what);
 	if (nfd >= 0)
-		r = hand_over(st->listener_fd, state, len, nfd, &call) < 0 ? -errno : 0;
+		r = hand_over(st->listener_fd, st->sync_fd, state, len, nfd, &call) < 0 ? -errno : 0;
 	/* Our copy goes first: should the hand-over have failed, notified syscalls then fail with
 	 * ENOSYS instead of waiting forever, reporting the error included. */
 	if (nfd >= 0)

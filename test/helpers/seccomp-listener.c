@@ -2,14 +2,17 @@
  * notify fd with the container process state (config-linux.md, listenerPath), then answers
  * the notifications on every fd it holds.
  *
- *   seccomp-listener <socket-path> <log-file> [drop|hangup]
+ *   seccomp-listener <socket-path> <log-file> [drop|hangup|silent|noaccept]
  *
  * It prints "ready" on stdout once connections are accepted. Each connection is read to its
  * end; then one JSON line is appended to the log:
  *   {"fds":<fds received>,"fdType":"<readlink of the first>","state":<what was received>}
  * (state is the raw bytes, so a runtime that sent bad JSON makes the line unparseable).
  * With "drop", the notify fd is closed at once, so the container's notified calls fail with
- * ENOSYS; with "hangup", every connection is closed as soon as it is accepted. Otherwise each notification is answered and logged as
+ * ENOSYS; with "hangup", every connection is closed as soon as it is accepted. Two misbehaving
+ * peers, for the no-hang tests (any unix socket peer: a console socket too): with "silent",
+ * connections are accepted and then neither read nor closed; with "noaccept", the listen
+ * backlog is full (one connection of its own waits in it) and nothing is ever accepted. Otherwise each notification is answered and logged as
  *   {"syscall":"<name>","pid":<pid>,"path":"<for mkdir/mkdirat>","answer":"<what>"}
  * mkdir/mkdirat of a path ending in "/denied" fails with ENOMEDIUM, of one ending in "/faked"
  * returns 0 without creating anything; any other call continues as if unfiltered. */
@@ -165,9 +168,10 @@ int main(int argc, char **argv)
 	int notify[MAX_FDS];
 	const char *mode = argc == 4 ? argv[3] : "";
 	int nconns = 0, nnotify = 0, lsock, drop = strcmp(mode, "drop") == 0, hangup = strcmp(mode, "hangup") == 0;
+	int silent = strcmp(mode, "silent") == 0, noaccept = strcmp(mode, "noaccept") == 0;
 
-	if (argc < 3 || argc > 4 || (argc == 4 && !drop && !hangup)) {
-		fprintf(stderr, "usage: seccomp-listener <socket-path> <log-file> [drop|hangup]\n");
+	if (argc < 3 || argc > 4 || (argc == 4 && !drop && !hangup && !silent && !noaccept)) {
+		fprintf(stderr, "usage: seccomp-listener <socket-path> <log-file> [drop|hangup|silent|noaccept]\n");
 		return 2;
 	}
 	logfd = open(argv[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -180,10 +184,23 @@ int main(int argc, char **argv)
 	strcpy(addr.sun_path, argv[1]);
 	unlink(argv[1]);
 	lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lsock < 0 || bind(lsock, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(lsock, 16) < 0)
+	if (lsock < 0 || bind(lsock, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(lsock, noaccept ? 0 : 16) < 0)
 		die("listen");
+	if (noaccept) {
+		/* A backlog of 0 holds one pending connection: ours. Any further connect waits. */
+		int self = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (self < 0 || connect(self, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+			die("connect to itself");
+	}
 	printf("ready\n");
 	fflush(stdout);
+	/* Accepted connections are kept open (never read, never closed) until we are killed. */
+	for (int held = 0; noaccept || silent;) {
+		if (noaccept || held == MAX_FDS)
+			pause();
+		else if (accept4(lsock, NULL, NULL, SOCK_CLOEXEC) >= 0)
+			held++;
+	}
 
 	for (;;) {
 		struct pollfd p[1 + 2 * MAX_FDS];
