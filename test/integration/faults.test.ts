@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type HostSnapshot, TRUN, TestEnv, newProcesses, ours, snapshot } from '../helpers/trun';
+import { type HostSnapshot, HIERARCHIES, TRUN, TestEnv, cgroupsOf, newProcesses, ours, snapshot, until } from '../helpers/trun';
 import type { Hook, Spec } from '../../spec/types/runtime';
 
 const env = new TestEnv('faults');
@@ -18,22 +18,6 @@ test.after(() => env.cleanup());
 test.before(() => { env.trun(['list']); });
 
 const COLD = [process.execPath, TRUN] as const;
-
-/** Every v1 hierarchy and the unified one, as mounted on this host. */
-const HIERARCHIES = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-  .filter((l) => / - cgroup2? /.test(l)).map((l) => l.split(' ')[4]!);
-
-function cgroupsOf(id: string): string[] {
-  return HIERARCHIES.map((h) => path.join(h, 'trun', id)).filter((d) => fs.existsSync(d));
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 /** The table for the note: each fault injected, what it left, what `delete --force` left. */
 const table: string[][] = [];
@@ -49,8 +33,10 @@ test.after(() => {
 interface Gate {
   cmd: string;
   reached: () => boolean;
-  /** Lets a waiting reader go (EOF); harmless when none waits. */
+  /** Lets the reader go, whether it already waits or opens the fifo later. */
   open: () => void;
+  /** Closes what open() opened, once the reader is gone. */
+  shut: () => void;
 }
 
 let gates = 0;
@@ -62,11 +48,20 @@ function gate(rootfs?: string): Gate {
   const mark = path.join(hostDir, `${name}.mark`);
   execFileSync('mkfifo', [fifo]);
   const [f, m] = rootfs ? [`/${name}.fifo`, `/${name}.mark`] : [fifo, mark];
+  let fd: number | undefined;
   return {
     cmd: `if [ ! -e ${m} ]; then echo > ${m}; read x < ${f}; fi`,
     reached: () => fs.existsSync(mark),
-    // O_RDWR never blocks on a fifo; the reader's open returns once a writer came, then sees EOF.
-    open: () => fs.closeSync(fs.openSync(fifo, fs.constants.O_RDWR)),
+    // O_RDWR never blocks on a fifo. Held open with a line in it: a reader that has marked its
+    // file but not opened the fifo yet finds both a writer and its line.
+    open: () => {
+      fd ??= fs.openSync(fifo, fs.constants.O_RDWR);
+      fs.writeSync(fd, 'go\n');
+    },
+    shut: () => {
+      if (fd !== undefined) fs.closeSync(fd);
+      fd = undefined;
+    },
   };
 }
 
@@ -160,7 +155,7 @@ function bundleWith(hooks: Spec['hooks'], args = SLEEP): string {
 type Target = 'trun' | 'init';
 
 /** Kills the target once the victim reached `cond`, lets every gate go, waits for the victim. */
-async function strike(v: Victim, target: Target, id: string, cond: () => boolean, what: string, gates: Gate[]): Promise<void> {
+async function strike(v: Victim, target: Target, id: string, cond: () => boolean, what: string, gates: Gate[], before: HostSnapshot): Promise<void> {
   const reached = await reach(v, cond, what);
   if (target === 'trun') v.child.kill('SIGKILL');
   else if (reached && fs.existsSync(stateFile(id))) killPid(initPid(id));
@@ -168,15 +163,15 @@ async function strike(v: Victim, target: Target, id: string, cond: () => boolean
   await v.result;
   // A gate's reader that outlived its trun (a hook trun started) has its EOF and ends.
   const g0 = gates.map((g) => g.cmd);
-  await until(() => newProcesses(snapshotBefore).filter(ours).every((p) => {
+  await until(() => newProcesses(before).filter(ours).every((p) => {
     try { return !g0.some((c) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(c)); } catch { return true; }
   }), 'the gates\' readers to end');
+  for (const g of gates) g.shut();
 }
-let snapshotBefore: HostSnapshot = snapshot();
 
 async function createAt(target: Target, point: 'state dir' | 'cgroups' | 'createRuntime' | 'createContainer' | 'created'): Promise<void> {
   const id = env.id(`cr-${target}`);
-  const before = snapshotBefore = snapshot();
+  const before = snapshot();
   // Both hooks see the host's files: createContainer runs in the container's namespaces before
   // pivot_root.
   const g = point === 'createRuntime' || point === 'createContainer' ? gate() : undefined;
@@ -190,7 +185,7 @@ async function createAt(target: Target, point: 'state dir' | 'cgroups' | 'create
     createContainer: () => g!.reached(),
     created: () => fs.existsSync(pidFile),
   }[point];
-  await strike(v, target, id, cond, point, g ? [g] : []);
+  await strike(v, target, id, cond, point, g ? [g] : [], before);
   const r = await v.result;
   // The init killed before the create finished: the create fails, and undoes itself.
   if (target === 'init' && point !== 'created') assert.is(r.code, 1, r.stderr);
@@ -215,10 +210,10 @@ async function startAt(target: Target, point: 'startContainer' | 'fifo read'): P
   const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as Spec;
   cfg.hooks = point === 'startContainer' ? { startContainer: [sh(g.cmd)] } : { poststart: [sh(g.cmd)] };
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(cfg));
-  const before = snapshotBefore = snapshot();
+  const before = snapshot();
   env.ok(['create', '-b', bundle, id]);
   const v = launch(['start', id]);
-  await strike(v, target, id, g.reached, point, [g]);
+  await strike(v, target, id, g.reached, point, [g], before);
   const expected = target === 'init' ? /^stopped$/ : point === 'startContainer' ? /^created$/ : /^running$/;
   settle(`SIGKILL ${target} during start, ${point === 'fifo read' ? 'after the fifo is read (poststart)' : point}`, id, before, expected);
 }
@@ -247,10 +242,10 @@ test('SIGKILL of trun or the init while an exec\'s process is blocked', async ()
     const id = env.id(`ex-${target}`);
     const bundle = bundleWith({});
     const g = gate(path.join(bundle, 'rootfs'));
-    const before = snapshotBefore = snapshot();
+    const before = snapshot();
     env.ok(['run', '-d', '-b', bundle, id]);
     const v = launch(['exec', id, 'sh', '-c', g.cmd]);
-    await strike(v, target, id, g.reached, 'the exec', [g]);
+    await strike(v, target, id, g.reached, 'the exec', [g], before);
     settle(`SIGKILL ${target} during exec`, id, before, target === 'trun' ? /^running$/ : /^stopped$/);
   }
 });
@@ -259,10 +254,10 @@ test('SIGKILL of trun during delete\'s poststop hook: a stopped container that d
   const id = env.id('dl');
   const g = gate();
   const bundle = bundleWith({ poststop: [sh(g.cmd)] });
-  const before = snapshotBefore = snapshot();
+  const before = snapshot();
   env.ok(['run', '-d', '-b', bundle, id]);
   const v = launch(['delete', '--force', id]);
-  await strike(v, 'trun', id, g.reached, 'the poststop hook', [g]);
+  await strike(v, 'trun', id, g.reached, 'the poststop hook', [g], before);
   settle('SIGKILL trun during delete, poststop', id, before, /^stopped$/);
 });
 
@@ -274,9 +269,9 @@ test('SIGKILL of trun or the init during a foreground run', async () => {
     const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as Spec;
     cfg.process!.args = ['sh', '-c', `${g.cmd}; exec sleep 1000`];
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(cfg));
-    const before = snapshotBefore = snapshot();
+    const before = snapshot();
     const v = launch(['run', '-b', bundle, id]);
-    await strike(v, target, id, g.reached, 'the container\'s process', [g]);
+    await strike(v, target, id, g.reached, 'the container\'s process', [g], before);
     // The init killed: run reports it and deletes the container itself. trun killed: the
     // container runs on, whether or not that start got as far as removing the exec fifo.
     settle(`SIGKILL ${target} during run`, id, before, target === 'init' ? /^absent$/ : /^running$/);
