@@ -5,6 +5,9 @@ import { loadCgroupManager, type CgroupManager } from './linux/cgroups';
 import { isAlive } from './linux/proc';
 import type { StateStore, StoredState } from './state';
 
+/** The name init/sealed.c gives the memfd copy of trun-init that every container init runs. */
+const INIT_MEMFD_NAME = 'trun-init';
+
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 export function cgroupOf(st: StoredState): CgroupManager {
@@ -19,8 +22,18 @@ export function statusOf(st: StoredState, store: StateStore): Status {
   } catch {
     // no freezer: cannot be paused
   }
-  // The exec fifo exists from create until start has released the init.
-  return fs.existsSync(store.fifoPath(st.id)) ? 'created' : 'running';
+  // The exec fifo exists from create until start has released the init; a start killed between
+  // reading its byte and removing it leaves the fifo to a container that runs its process.
+  return fs.existsSync(store.fifoPath(st.id)) && stillInit(st.pid) ? 'created' : 'running';
+}
+
+/** The process still runs trun-init (a sealed memfd copy), not the container's process yet. */
+function stillInit(pid: number): boolean {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`).startsWith(`/memfd:${INIT_MEMFD_NAME}`);
+  } catch {
+    return true; // unreadable: the fifo alone decides, as before
+  }
 }
 
 /**

@@ -26,13 +26,14 @@ export function recordHostRootfs(rootfs: string): HostRootfs {
 /**
  * Detaches the container's bind of its rootfs (with everything mounted under it), if create got
  * as far as making it: the top mount on the path is the container's when it was not there before.
- * Done by a one-op init plan (umount2 is not Node's). Nothing to do is fine.
+ * Done by a one-op init plan (umount2 is not Node's). Nothing to do is fine. Returns how many
+ * mounts were detached (each with what was under it).
  */
-export async function detachHostRootfs(rec: HostRootfs, id: string): Promise<void> {
+export async function detachHostRootfs(rec: HostRootfs, id: string): Promise<number> {
   // A bind, at most a few (a create that failed and was retried never stacks: each cleans up).
   for (let i = 0; i < 16; i++) {
     const top = mountIdsAt(rec.path).pop();
-    if (top === undefined || rec.before.includes(top)) return;
+    if (top === undefined || rec.before.includes(top)) return i;
     await launchInit({ ops: [{ op: OpCode.UNMOUNT, path: rec.path, flags: MNT_DETACH }], stdio: ['ignore', 'ignore', 'ignore'], id });
   }
   throw new TrunError('ESYS', `umount "${rec.path}": mounts of the container are still there`, { id, path: rec.path, syscall: 'umount2' });

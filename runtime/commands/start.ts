@@ -8,7 +8,7 @@ import { TrunError, sysError } from '../errors';
 import { runHooks, runHooksLogged } from '../hooks';
 import { refuseFrozen } from '../linux/cgroups';
 import type { NamespaceType } from '../linux/namespaces';
-import { isAlive } from '../linux/proc';
+import { isAlive, waitGone } from '../linux/proc';
 import { probeHostSecurity } from '../linux/security';
 import type { StoredState } from '../state';
 
@@ -45,6 +45,12 @@ async function releaseFifo(fifo: string, st: StoredState): Promise<void> {
   }
 }
 
+async function stopContainer(st: StoredState): Promise<void> {
+  try { process.kill(st.pid, 'SIGKILL'); } catch { /* gone */ }
+  cgroupOf(st).killAll(9);
+  await waitGone(st.pid, st.pidStartTime, 10_000);
+}
+
 export async function startContainer(ctx: Context, id: string): Promise<void> {
   const store = storeOf(ctx);
   const st = store.load(id);
@@ -64,7 +70,14 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
     const confinement = hooks.startContainer?.length
       ? { process: st.config.process!, linux: st.config.linux, host: probeHostSecurity() }
       : undefined;
-    await runHooks('startContainer', hooks.startContainer, ociState(st, 'created'), id, { kind: 'container', pid: st.pid, namespaces, ...(confinement ? { confinement } : {}) });
+    try {
+      await runHooks('startContainer', hooks.startContainer, ociState(st, 'created'), id, { kind: 'container', pid: st.pid, namespaces, ...(confinement ? { confinement } : {}) });
+    } catch (e) {
+      // The spec: an error, and the container stopped (runc's init fails before its exec); left
+      // created, it would still start on a later `start` whose hooks were never run.
+      await stopContainer(st);
+      throw e;
+    }
     const fifo = store.fifoPath(id);
     ctx.debug?.(`releasing the init (pid ${st.pid}) of container ${id} through ${fifo}`);
     await releaseFifo(fifo, st);

@@ -256,3 +256,21 @@ export function assertNothingLeft(env: TestEnv, before: HostSnapshot, id: string
   assert.equal(after.mounts.filter((m) => !before.mounts.includes(m) && m.includes(env.dir)), [], 'no mount');
   assert.equal(after.cgroups.filter((c) => !before.cgroups.includes(c) && c.includes(id)), [], 'no cgroup');
 }
+
+/** Every v1 hierarchy and the unified one, as mounted on this host. */
+export const HIERARCHIES = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+  .filter((l) => / - cgroup2? /.test(l)).map((l) => l.split(' ')[4]!);
+
+/** The container's default cgroup directories (`/trun/<id>`) that exist, on any hierarchy. */
+export function cgroupsOf(id: string): string[] {
+  return HIERARCHIES.map((h) => path.join(h, 'trun', id)).filter((d) => fs.existsSync(d));
+}
+
+/** Polls `cond` on every turn of the event loop until it holds, or throws after the bound. */
+export async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}

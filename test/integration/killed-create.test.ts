@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type HostSnapshot, TRUN, TestEnv, newProcesses, ours, snapshot } from '../helpers/trun';
+import { type HostSnapshot, TRUN, TestEnv, cgroupsOf, newProcesses, ours, snapshot, until } from '../helpers/trun';
 import type { Spec } from '../../spec/types/runtime';
 
 const env = new TestEnv('killed-create');
@@ -14,23 +14,6 @@ test.after(() => env.cleanup());
 // Through the front end, the warm server starts with the first command: started before any test
 // looks for new processes.
 test.before(() => { env.trun(['list']); });
-
-/** Every v1 hierarchy and the unified one, as mounted on this host. */
-const HIERARCHIES = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-  .filter((l) => / - cgroup2? /.test(l)).map((l) => l.split(' ')[4]!);
-
-/** The container's default cgroup directories (`/trun/<id>`) that exist, on any hierarchy. */
-function cgroupsOf(id: string): string[] {
-  return HIERARCHIES.map((h) => path.join(h, 'trun', id)).filter((d) => fs.existsSync(d));
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 /**
  * Starts `trun create`, waits for `cond`, SIGKILLs that trun and waits for it to be gone. Always
