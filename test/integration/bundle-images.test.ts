@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeBusyboxRootfs } from '../helpers/rootfs';
 import { makeTar, sha256, unmountAll, type CraftedEntry } from '../helpers/tarballs';
+import { bundleCli, bundleOk } from '../helpers/bundle-cli';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/trun-bundle.js');
@@ -25,16 +26,8 @@ function fresh(name: string): string {
   return path.join(tmp, `${name}-${n++}`);
 }
 
-function cli(store: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, '--store', store, ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok(store: string, ...args: string[]): string {
-  const r = cli(store, ...args);
-  if (r.status !== 0) throw new Error(`trun-bundle ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
+const cli = bundleCli;
+const ok = bundleOk;
 
 function fails(store: string, pattern: RegExp, ...args: string[]): void {
   const r = cli(store, ...args);

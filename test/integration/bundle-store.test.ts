@@ -12,28 +12,16 @@ import * as assert from 'uvu/assert';
 import { Store } from '../../bundle-tools/lib/store';
 import { makeBusyboxRootfs } from '../helpers/rootfs';
 import { makeOciLayout, makeTar, mountsBelow, sha256, snapshotTree, unmountAll, type CraftedEntry } from '../helpers/tarballs';
+import { bundleCli, bundleOk } from '../helpers/bundle-cli';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/trun-bundle.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trun-bundle-store-'));
 let n = 0;
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function cli(store: string, ...args: string[]): Result {
-  const r = spawnSync(process.execPath, [CLI, '--store', store, ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok(store: string, ...args: string[]): string {
-  const r = cli(store, ...args);
-  if (r.status !== 0) throw new Error(`trun-bundle ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
+const cli = bundleCli;
+const ok = bundleOk;
 
 function fails(store: string, pattern: RegExp, ...args: string[]): string {
   const r = cli(store, ...args);
