@@ -6,7 +6,7 @@
 // (test/helpers/uvu-progress.cjs) records which test of which file is running. A file that runs
 // longer than its limit fails alone: its process group is killed, the test that hung is named,
 // and uvu starts again on the files after it.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -15,6 +15,7 @@ import * as path from 'node:path';
 const require = createRequire(import.meta.url);
 const { parse } = require('uvu/parse');
 const PROGRESS_HELPER = path.join(path.dirname(new URL(import.meta.url).pathname), 'helpers/uvu-progress.cjs');
+const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 const which = process.argv[2] ?? 'all';
 const pattern = process.argv[3];
@@ -44,15 +45,49 @@ function position(lines, spawned) {
   return { file, since: Number(first[0]), what };
 }
 
+/** The runner's scratch dir (progress files, lists of test dirs); gone when the runner ends. */
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'trun-run-'));
+let running; // the uvu process of the moment, its own process group
+let scratchN = 0;
+
+/**
+ * Removes the test dirs a uvu process listed that are still there (with their containers and
+ * mounts): those of a file killed by the watchdog, or of a process that crashed, whose
+ * after-hooks never ran.
+ */
+function cleanLeftDirs(dirsList) {
+  let left = [];
+  try { left = fs.readFileSync(dirsList, 'utf8').split('\n').filter((d) => d && fs.existsSync(d)); } catch { /* none listed */ }
+  if (left.length === 0) return;
+  fs.writeFileSync(dirsList, `${left.join('\n')}\n`);
+  spawnSync(path.join(REPO, 'node_modules/.bin/tsx'), [path.join(REPO, 'test/helpers/test-dirs.ts'), dirsList], { stdio: 'inherit' });
+}
+
+function killAndClean(child, dirsList) {
+  try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+  cleanLeftDirs(dirsList);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    if (running) killAndClean(running.child, running.dirsList);
+    fs.rmSync(scratch, { recursive: true, force: true });
+    process.exit(128 + os.constants.signals[sig]);
+  });
+}
+process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
+
 /** One uvu process over `files` of `dir`; resolves with its output, exit status and, if killed, where it hung. */
 function runUvu(dir, files, limitS) {
-  const progress = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trun-run-')), 'progress');
+  const progress = path.join(scratch, `progress-${++scratchN}`);
+  const dirsList = path.join(scratch, `dirs-${scratchN}`);
   const args = ['node_modules/.bin/uvu', '-r', 'tsx', '-r', PROGRESS_HELPER, dir, `^(${files.map(escape).join('|')})$`];
   const child = spawn(process.execPath, args, {
     stdio: ['inherit', 'pipe', 'inherit'],
-    env: { ...process.env, TRUN_TEST_PROGRESS: progress },
+    env: { ...process.env, TRUN_TEST_PROGRESS: progress, TRUN_TEST_DIRS: dirsList },
     detached: true, // its own process group: the watchdog kills whatever the tests started too
   });
+  running = { child, dirsList };
   const spawned = Date.now();
   let stdout = '';
   child.stdout.setEncoding('utf8');
@@ -65,13 +100,16 @@ function runUvu(dir, files, limitS) {
     const at = position(readProgress(progress), spawned);
     if (Date.now() - at.since <= limitS * 1000) return;
     hung = at;
-    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    killAndClean(child, dirsList);
   }, 500);
   return new Promise((resolve) => {
     child.on('close', (status, signal) => {
       clearInterval(timer);
+      running = undefined;
       const lines = readProgress(progress);
-      fs.rmSync(path.dirname(progress), { recursive: true, force: true });
+      cleanLeftDirs(dirsList);
+      fs.rmSync(progress, { force: true });
+      fs.rmSync(dirsList, { force: true });
       resolve({ stdout, status, signal, hung, lines });
     });
   });

@@ -8,6 +8,7 @@ import { defaultSpec } from '../../runtime/defaults';
 import type { Spec } from '../../spec/types/runtime';
 import * as assert from 'uvu/assert';
 import { makeBusyboxRootfs } from './rootfs';
+import { registerTestDir, removeTestDir } from './test-dirs';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const TRUN = path.join(REPO, 'dist/trun.js');
@@ -62,6 +63,7 @@ export class TestEnv {
 
   constructor(name: string) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `trun-test-${name}-`));
+    registerTestDir(this.dir);
     fs.chmodSync(this.dir, 0o755); // a user-namespaced container's root must reach its rootfs
     this.root = path.join(this.dir, 'state');
     this.template = makeBusyboxRootfs(path.join(this.dir, 'template'));
@@ -148,9 +150,10 @@ export class TestEnv {
   /** Deletes every container left under this root and removes the temp dir. */
   cleanup(): void {
     if (fs.existsSync(this.root)) {
+      // Through the CLI under test first (the front end too), then whatever is left, mounts included.
       for (const id of fs.readdirSync(this.root)) this.trun(['delete', '--force', id]);
     }
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    removeTestDir(this.dir, this.root);
   }
 }
 

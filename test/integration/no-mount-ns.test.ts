@@ -8,26 +8,12 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Spec } from '../../spec/types/runtime';
+import { mountPointsUnder } from '../helpers/test-dirs';
 import { TRUN, TestEnv, expectCleanFailure, snapshot } from '../helpers/trun';
 
 const env = new TestEnv('nomnt');
 
-/** Mount points at or under dir in the host's mount table, deepest first. */
-function hostMountPointsUnder(dir: string): string[] {
-  const real = fs.realpathSync(dir);
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((mp) => mp === real || mp.startsWith(real + '/'))
-    .sort((a, b) => b.length - a.length);
-}
-
-test.after(() => {
-  // These mounts are the host's: should a test fail half way, take them down before the temp dir
-  // is removed, or the removal would walk into proc, sysfs and the bound host directories.
-  if (fs.existsSync(env.root)) for (const id of fs.readdirSync(env.root)) env.trun(['delete', '--force', id]);
-  for (const mp of hostMountPointsUnder(env.dir)) execFileSync('umount', ['-l', mp]);
-  env.cleanup();
-});
+test.after(() => env.cleanup()); // the container's mounts are the host's: cleanup takes them down first
 
 /** The host root's optional fields (shared:N and the like): runc would change them. */
 function hostRootFields(): string {
@@ -70,13 +56,13 @@ test('create, start, exec and delete: exec lands in the rootfs too, delete takes
   env.ok(['create', '-b', bundle, id]);
   // The container's mounts live in the host's namespace while it exists.
   const rootfs = path.join(bundle, 'rootfs');
-  const during = hostMountPointsUnder(rootfs);
+  const during = mountPointsUnder(rootfs);
   for (const sub of ['', '/proc', '/dev', '/data']) assert.ok(during.includes(fs.realpathSync(rootfs) + sub), `${sub || '/'} mounted: ${during}`);
   env.ok(['start', id]);
   await env.waitStatus(id, 'running');
   assert.equal(env.ok(['exec', id, ...LOOK]).trim().split('\n'), ['only in the rootfs', 'from the host', 'tmpfs', 'cat']);
   env.ok(['delete', '--force', id]);
-  assert.equal(hostMountPointsUnder(rootfs), [], 'no mount under the rootfs');
+  assert.equal(mountPointsUnder(rootfs), [], 'no mount under the rootfs');
   assert.equal(snapshot().mounts.filter((m) => !before.mounts.includes(m) && m.includes(env.dir)), [], 'no new mount');
 });
 
@@ -86,7 +72,7 @@ test('a create that fails after some mounts leaves none behind', () => {
   });
   const id = env.id('fail');
   expectCleanFailure(env, id, ['create', '-b', bundle, id], /mount "none" on "\/bad": no such device/);
-  assert.equal(hostMountPointsUnder(path.join(bundle, 'rootfs')), []);
+  assert.equal(mountPointsUnder(path.join(bundle, 'rootfs')), []);
 });
 
 test('a create killed during its createRuntime hook: delete --force takes its host mounts down', async () => {
@@ -106,13 +92,13 @@ test('a create killed during its createRuntime hook: delete --force takes its ho
     assert.ok(Date.now() < deadline, 'the hook did not run');
     await new Promise((r) => setTimeout(r, 10));
   }
-  assert.ok(hostMountPointsUnder(rootfs).length > 0, 'the container\'s mounts are on the host');
+  assert.ok(mountPointsUnder(rootfs).length > 0, 'the container\'s mounts are on the host');
   child.kill('SIGKILL');
   await exited;
   fs.closeSync(fs.openSync(fifo, 'w')); // the orphaned hook reads EOF and ends
   const r = env.trun(['delete', '--force', id]);
   assert.is(r.code, 0, r.stderr);
-  assert.equal(hostMountPointsUnder(rootfs), [], 'no mount under the rootfs');
+  assert.equal(mountPointsUnder(rootfs), [], 'no mount under the rootfs');
   assert.not.ok(fs.existsSync(path.join(env.root, id)), 'no state dir');
 });
 
